@@ -1,0 +1,327 @@
+//! Layer +2, per thread: a [`ThreadHeap`] owns, for every size class, the
+//! pool it allocates from now (`current`), the pools with free blocks
+//! (`avail`) and the pools that were full when last seen (`full`), like
+//! pymalloc's `usedpools`, but one set per thread so the fast paths touch no
+//! atomics and take no lock.
+//!
+//! Allocation pops the current pool's free list; free pushes onto the pool's
+//! free list when the freeing thread owns the pool and onto its remote list
+//! otherwise. Everything else (carving the tail, switching pools, collecting
+//! remote frees, taking a pool from an arena) is out of line.
+
+use crate::arena::{self, Arena, ARENA_MAGIC, ARENA_SIZE};
+use crate::pool::{Block, Pool, PoolList, PoolState};
+use crate::size_class::NUM_CLASSES;
+use crate::{check, large, thread};
+use core::cell::Cell;
+use core::ptr;
+use core::sync::atomic::{AtomicPtr, Ordering};
+
+/// One size class's pools in one heap.
+pub struct ClassPools {
+    pub current: Cell<*mut Pool>,
+    pub avail: PoolList,
+    pub full: PoolList,
+}
+
+/// The pools of one thread (or of the orphanage: see `thread.rs`).
+#[repr(C)]
+pub struct ThreadHeap {
+    pub classes: [ClassPools; NUM_CLASSES],
+    /// Pools of this heap that other threads freed blocks into (a Treiber stack
+    /// through `Pool::remote_next`; the owner takes it whole).
+    remote_queue: AtomicPtr<Pool>,
+    /// Link in the list of heaps waiting for a new thread.
+    pub recycle_next: Cell<*mut ThreadHeap>,
+}
+
+// SAFETY: the Cell fields are touched only by the owning thread (the orphanage:
+// by whoever holds its lock); other threads only push onto `remote_queue`.
+unsafe impl Sync for ThreadHeap {}
+
+/// The current pool of every class of a heap that owns nothing: it has no free
+/// block and no tail, so allocation from it always takes the slow path.
+pub static EMPTY_POOL: Pool = Pool::UNUSED;
+
+/// What a thread uses before its first allocation: every class's current pool
+/// is [`EMPTY_POOL`], so the fast path needs no "is there a heap" test.
+pub static EMPTY_HEAP: ThreadHeap = ThreadHeap::new();
+
+#[inline(always)]
+fn empty_pool() -> *mut Pool {
+    &EMPTY_POOL as *const Pool as *mut Pool
+}
+
+impl ThreadHeap {
+    pub const fn new() -> ThreadHeap {
+        ThreadHeap {
+            classes: [const {
+                ClassPools {
+                    current: Cell::new(&raw const EMPTY_POOL as *mut Pool),
+                    avail: PoolList::EMPTY,
+                    full: PoolList::EMPTY,
+                }
+            }; NUM_CLASSES],
+            remote_queue: AtomicPtr::new(ptr::null_mut()),
+            recycle_next: Cell::new(ptr::null_mut()),
+        }
+    }
+
+    /// Any thread: tells this heap that `pool` has blocks on its remote list.
+    ///
+    /// # Safety
+    /// `pool` is a live pool whose `queued` flag the caller just set, and
+    /// which is on no other remote queue.
+    pub unsafe fn queue_remote_pool(&self, pool: *mut Pool) {
+        let mut head = self.remote_queue.load(Ordering::Relaxed);
+        loop {
+            // SAFETY: the caller owns the pool's queue link (queued was false).
+            unsafe { (*pool).remote_next.store(head, Ordering::Relaxed) };
+            // Release: the owner's Acquire swap then sees the link.
+            match self.remote_queue.compare_exchange_weak(head, pool, Ordering::Release, Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(current) => head = current,
+            }
+        }
+    }
+
+    /// Owner only: takes the whole remote queue.
+    pub fn take_remote_queue(&self) -> *mut Pool {
+        if self.remote_queue.load(Ordering::Relaxed).is_null() {
+            return ptr::null_mut();
+        }
+        // Acquire pairs with the Release push in `queue_remote_pool`.
+        self.remote_queue.swap(ptr::null_mut(), Ordering::Acquire)
+    }
+
+    /// Owner only: collects the remote frees of every queued pool this heap
+    /// owns and settles the pools; forwards pools it no longer owns.
+    pub fn process_remote_queue(&self, orphan_lock_held: bool) {
+        let mut pool = self.take_remote_queue();
+        while !pool.is_null() {
+            // SAFETY: queued pools are live until dequeued (a queued pool is
+            // never released); read the link before the pool can be re-queued.
+            let pool_ref = unsafe { &*pool };
+            let next = pool_ref.remote_next.load(Ordering::Relaxed);
+            if ptr::eq(pool_ref.owner.load(Ordering::Relaxed), self) {
+                self.settle_queued(pool);
+            } else {
+                thread::forward_queued_pool(pool, orphan_lock_held);
+            }
+            pool = next;
+        }
+    }
+
+    /// Owner only: a pool of ours just left a remote queue.
+    pub fn settle_queued(&self, pool: *mut Pool) {
+        // SAFETY: the caller owns the live pool.
+        let pool_ref = unsafe { &*pool };
+        // SeqCst: see `Pool::push_remote`.
+        pool_ref.queued.store(false, Ordering::SeqCst);
+        pool_ref.collect_remote();
+        self.settle(pool);
+    }
+
+    /// Owner only: puts a pool whose free count changed on the right list,
+    /// and gives it back to its arena when it is empty.
+    pub fn settle(&self, pool: *mut Pool) {
+        // SAFETY: the caller owns the live pool.
+        let pool_ref = unsafe { &*pool };
+        let lists = &self.classes[pool_ref.class.get() as usize];
+        match pool_ref.state.get() {
+            PoolState::Full if pool_ref.has_free() => {
+                // SAFETY: the pool is on our full list.
+                unsafe { lists.full.remove(pool) };
+                pool_ref.state.set(PoolState::Avail);
+                // SAFETY: now on no list.
+                unsafe { lists.avail.push(pool) };
+                self.settle(pool);
+            }
+            PoolState::Avail if pool_ref.used() == 0 && !pool_ref.queued.load(Ordering::SeqCst) => {
+                // SAFETY: on our avail list; empty and on no remote queue.
+                unsafe {
+                    lists.avail.remove(pool);
+                    thread::pool_left_heap(self);
+                    arena::release_pool(pool);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Owner only: makes `pool` (on no list) the current pool of its class,
+    /// retiring the old current pool to the full or avail list.
+    fn install_current(&self, class: usize, pool: *mut Pool) {
+        let lists = &self.classes[class];
+        let old = lists.current.get();
+        if old != empty_pool() {
+            // SAFETY: the current pool is ours and on no list.
+            let old_ref = unsafe { &*old };
+            if old_ref.has_free() {
+                old_ref.state.set(PoolState::Avail);
+                // SAFETY: on no list.
+                unsafe { lists.avail.push(old) };
+                self.settle(old);
+            } else {
+                old_ref.state.set(PoolState::Full);
+                // SAFETY: on no list.
+                unsafe { lists.full.push(old) };
+            }
+        }
+        // SAFETY: the caller hands over a live pool of ours.
+        unsafe { (*pool).state.set(PoolState::Current) };
+        lists.current.set(pool);
+    }
+}
+
+/// Allocates a block of `class` for the calling thread. Null when out of memory.
+#[inline(always)]
+pub fn alloc(class: usize) -> *mut u8 {
+    let heap = thread::current();
+    // SAFETY: `heap` is this thread's heap (or EMPTY_HEAP) and only this thread
+    // touches its lists; its current pools are live pools it owns (or EMPTY_POOL).
+    unsafe {
+        let pool = (*heap).classes[class].current.get();
+        let block = (*pool).free.get();
+        if !block.is_null() {
+            (*pool).free.set((*block).next);
+            (*pool).set_used((*pool).used() + 1);
+            check::on_alloc(&*pool, block.cast());
+            return block.cast();
+        }
+        alloc_from_tail(heap, class)
+    }
+}
+
+/// The current pool has no free block: carve its tail, or go to the slow path.
+#[inline(never)]
+fn alloc_from_tail(heap: *mut ThreadHeap, class: usize) -> *mut u8 {
+    // SAFETY: as in `alloc`.
+    let pool = unsafe { &*(*heap).classes[class].current.get() };
+    let block = pool.carve();
+    if !block.is_null() {
+        return block;
+    }
+    alloc_slow(heap, class)
+}
+
+/// Takes a block from a pool known to have one.
+fn take_block(pool: &Pool) -> *mut u8 {
+    let block = pool.free.get();
+    if block.is_null() {
+        return pool.carve();
+    }
+    // SAFETY: free-list blocks are free blocks of this pool.
+    pool.free.set(unsafe { (*block).next });
+    pool.set_used(pool.used() + 1);
+    check::on_alloc(pool, block.cast());
+    block.cast()
+}
+
+/// The current pool is exhausted: find blocks freed by other threads, another
+/// pool with room, an orphaned pool, or a new pool from an arena.
+#[cold]
+#[inline(never)]
+fn alloc_slow(heap: *mut ThreadHeap, class: usize) -> *mut u8 {
+    let heap = if ptr::eq(heap, &EMPTY_HEAP) {
+        let fresh = thread::init_current();
+        if fresh.is_null() {
+            return ptr::null_mut();
+        }
+        fresh
+    } else {
+        heap
+    };
+    // SAFETY: `heap` is this thread's heap.
+    let heap_ref = unsafe { &*heap };
+    let lists = &heap_ref.classes[class];
+    let current = lists.current.get();
+    if current != empty_pool() {
+        // SAFETY: our current pool.
+        let current_ref = unsafe { &*current };
+        if current_ref.collect_remote() > 0 {
+            return take_block(current_ref);
+        }
+    }
+    heap_ref.process_remote_queue(false);
+    if current != empty_pool() {
+        // SAFETY: our current pool (processing never releases a current pool).
+        let current_ref = unsafe { &*current };
+        if current_ref.has_free() {
+            return take_block(current_ref);
+        }
+    }
+    let mut next = lists.avail.pop();
+    if next.is_null() {
+        next = thread::adopt_orphan(heap_ref, class);
+    }
+    if next.is_null() {
+        next = arena::acquire_pool(class, heap);
+        if next.is_null() {
+            return ptr::null_mut();
+        }
+    }
+    heap_ref.install_current(class, next);
+    // SAFETY: a live pool of ours with room.
+    take_block(unsafe { &*next })
+}
+
+/// Frees a block of any kind.
+///
+/// # Safety
+/// `ptr` was returned by this allocator and not freed since.
+#[inline(always)]
+pub unsafe fn free(ptr: *mut u8) {
+    let arena = Arena::of(ptr);
+    // SAFETY: every strata pointer that is not chunk-aligned lies in a chunk
+    // that starts with a header whose first word is the magic.
+    if ptr as usize & (ARENA_SIZE - 1) == 0 || unsafe { (*arena).magic } != ARENA_MAGIC {
+        // SAFETY: not a pool block, so a huge one.
+        unsafe { large::free(ptr) };
+        return;
+    }
+    // SAFETY: ptr lies in a live arena, so its pool descriptor is valid.
+    let pool = unsafe { (*arena).pool_of(ptr) };
+    check::on_free(pool, ptr);
+    let heap = thread::current();
+    let block = ptr.cast::<Block>();
+    // SAFETY: the pool is live while it has a block in use (ours).
+    unsafe {
+        if (*pool).owner.load(Ordering::Relaxed) == heap {
+            (*block).next = (*pool).free.get();
+            (*pool).free.set(block);
+            let used = (*pool).used() - 1;
+            (*pool).set_used(used);
+            if used == 0 || (*pool).state.get() == PoolState::Full {
+                (*heap).settle(pool);
+            }
+        } else {
+            (*pool).push_remote(block);
+        }
+    }
+}
+
+/// The usable size of the block at `ptr`.
+///
+/// # Safety
+/// `ptr` was returned by this allocator and not freed since.
+#[inline]
+pub unsafe fn usable_size(ptr: *mut u8) -> usize {
+    let arena = Arena::of(ptr);
+    // SAFETY: as in `free`.
+    if ptr as usize & (ARENA_SIZE - 1) == 0 || unsafe { (*arena).magic } != ARENA_MAGIC {
+        // SAFETY: a huge block.
+        return unsafe { large::usable_size(ptr) };
+    }
+    // SAFETY: as in `free`.
+    unsafe { (*(*arena).pool_of(ptr)).block_size.get() as usize }
+}
+
+/// Whether a block of `class` is about to come from the untouched tail of a
+/// pool fresh from the OS, i.e. reads as zero already.
+pub fn next_block_is_zeroed(class: usize) -> bool {
+    let heap = thread::current();
+    // SAFETY: as in `alloc`.
+    let pool = unsafe { &*(*heap).classes[class].current.get() };
+    pool.free.get().is_null() && pool.zeroed.get() && pool.bump.get() < pool.end.get()
+}

@@ -1,0 +1,237 @@
+//! # strata: CPython's allocator, rebuilt as a Rust global allocator
+//!
+//! ```
+//! #[global_allocator]
+//! static GLOBAL: strata::Strata = strata::Strata;
+//!
+//! fn main() {
+//!     let words: Vec<String> = (0..1000).map(|i| i.to_string()).collect();
+//!     assert_eq!(words[999], "999");
+//!     let stats = strata::stats();
+//!     assert!(stats.bytes_in_use > 0);
+//!     println!("{stats}");
+//! }
+//! ```
+//!
+//! Every allocation of the program then goes through strata: one byte or one
+//! gigabyte, any alignment a `Layout` allows, from any thread.
+//!
+//! ## The layers
+//!
+//! strata follows the pyramid of CPython's `Objects/obmalloc.c`, except that
+//! it also serves the sizes pymalloc hands to the C library:
+//!
+//! ```text
+//!  +3  object-specific allocators   (per-type free lists: a later layer)
+//!  +2  object allocator             pool.rs, heap.rs, thread.rs
+//!        size classes -> pools of one class -> blocks on free lists,
+//!        one heap of pools per thread
+//!  +1  raw memory manager           arena.rs
+//!        4 MiB arenas, aligned to their size, carved into 16 KiB pages
+//!  0   huge blocks                  large.rs
+//!        one mapping per block above 128 KiB
+//!  -1  OS virtual memory            os.rs
+//!        mmap / munmap / madvise, nothing else calls the OS
+//! ```
+//!
+//! ## Vocabulary
+//!
+//! * **Size class** (`size_class.rs`): the block size that serves a request.
+//!   64 small classes in 8-byte steps up to 512 bytes, then 32 medium classes
+//!   (four per power of two) up to 128 KiB. Size to class is a table lookup.
+//! * **Block**: what a caller gets. A free block's first word links it into
+//!   its pool's free list.
+//! * **Pool** (`pool.rs`): one or more 16 KiB pages holding blocks of one
+//!   class. Its descriptor (class, blocks in use, free-list head, bump pointer
+//!   into the never-used tail) sits in the arena header, so blocks start on
+//!   the page boundary.
+//! * **Arena** (`arena.rs`): a 4 MiB mapping aligned to 4 MiB: masking any
+//!   pointer finds its arena header, and the header's page table finds the
+//!   pool. Arenas with free pages are used fullest first; an empty arena goes
+//!   back to the OS (one is kept as a spare).
+//! * **Thread heap** (`heap.rs`, `thread.rs`): each thread's pools, per class:
+//!   the current pool, the pools with room, the full ones. The fast paths
+//!   touch only the calling thread's heap, with no atomics. A block freed by
+//!   another thread goes to its pool's lock-free remote list and the pool is
+//!   queued on its owner, which collects it when it runs dry. When a thread
+//!   exits its pools go to an orphanage and are adopted by the next thread
+//!   that needs a pool of their class.
+//! * **Huge block** (`large.rs`): a direct mapping with a one-page header on
+//!   an arena-sized boundary, found by the same mask.
+//! * **Registry** (`registry.rs`): one bit per 4 MiB chunk of the address
+//!   space, so "is this pointer strata's?" never touches unmapped memory.
+//!
+//! ## Where things live
+//!
+//! `lib.rs` (this file) is the `GlobalAlloc` front: it picks class or huge
+//! block and calls `heap.rs`. `stats.rs` builds [`stats()`]; `settings.rs`
+//! reads `STRATA_*` variables; `check.rs` holds the misuse checks of debug
+//! builds (double free, foreign pointers).
+//!
+//! ## Guarantees
+//!
+//! strata never allocates through itself while serving a request (thread-heap
+//! set-up included), never panics inside `GlobalAlloc`, and returns null when
+//! the OS refuses memory.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod arena;
+mod check;
+mod heap;
+mod large;
+mod os;
+mod pool;
+mod registry;
+pub mod settings;
+mod size_class;
+mod stats;
+mod thread;
+
+pub use arena::{ArenaCounters, ARENA_SIZE, PAGE_SIZE};
+pub use size_class::{MEDIUM_MAX, NUM_CLASSES, SMALL_MAX};
+pub use stats::{stats, ClassStats, Stats};
+
+use core::alloc::{GlobalAlloc, Layout};
+use core::ptr;
+
+/// The strata allocator. Install it with `#[global_allocator]`, or call its
+/// `GlobalAlloc` methods directly to use it next to another global allocator.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Strata;
+
+/// Allocates `size` bytes aligned to `align` (a power of two). Null on failure.
+#[inline(always)]
+fn allocate(size: usize, align: usize) -> *mut u8 {
+    match size_class::class_for(size, align) {
+        Some(class) => heap::alloc(class),
+        None => allocate_huge(size, align),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn allocate_huge(size: usize, align: usize) -> *mut u8 {
+    large::alloc(size.max(1), align)
+}
+
+// SAFETY: every block returned is at least `layout.size()` bytes, aligned to
+// `layout.align()`, and not handed out again until it is deallocated.
+unsafe impl GlobalAlloc for Strata {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        allocate(layout.size(), layout.align())
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
+        check::on_free_any(ptr);
+        // SAFETY: the GlobalAlloc contract: ptr is a live block of ours.
+        unsafe { heap::free(ptr) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        match size_class::class_for(layout.size(), layout.align()) {
+            Some(class) => {
+                let fresh = heap::next_block_is_zeroed(class);
+                let block = heap::alloc(class);
+                if !block.is_null() && !fresh {
+                    // SAFETY: the block holds at least layout.size() bytes.
+                    unsafe { ptr::write_bytes(block, 0, layout.size()) };
+                }
+                block
+            }
+            // Fresh mappings read as zero.
+            None => allocate_huge(layout.size(), layout.align()),
+        }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        check::on_free_any(ptr);
+        // SAFETY: ptr is a live block of ours (GlobalAlloc contract).
+        let usable = unsafe { heap::usable_size(ptr) };
+        if fits_in_place(usable, new_size, layout.align()) {
+            return ptr;
+        }
+        if usable > MEDIUM_MAX || layout.align() > PAGE_SIZE {
+            // SAFETY: a huge block of ours.
+            if new_size > MEDIUM_MAX && unsafe { large::resize_in_place(ptr, new_size) } {
+                return ptr;
+            }
+        }
+        let new = allocate(new_size, layout.align());
+        if !new.is_null() {
+            // SAFETY: both blocks are live and distinct; copy what both hold.
+            unsafe {
+                ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
+                heap::free(ptr);
+            }
+        }
+        new
+    }
+}
+
+/// Whether a block of `usable` bytes can keep serving a resize to `new_size`:
+/// it must fit, and a pooled block must not shrink below half, so a big block
+/// shrunk to a small one gives its memory back.
+#[inline]
+fn fits_in_place(usable: usize, new_size: usize, align: usize) -> bool {
+    if new_size > usable {
+        return false;
+    }
+    if usable <= MEDIUM_MAX {
+        return new_size >= usable / 2 || size_class::class_for(new_size, align).map(|c| size_class::CLASS_SIZE[c] as usize) == Some(usable);
+    }
+    // Huge: only keep the mapping when at most one page would be spare;
+    // otherwise `resize_in_place` trims it.
+    usable - new_size < os::OS_PAGE
+}
+
+/// Gives memory back to the OS now: collects blocks other threads freed into
+/// pools of exited threads, returns the pools that are empty, and unmaps the
+/// spare arena (like `malloc_trim(0)`).
+pub fn trim() {
+    thread::trim_orphans();
+    arena::release_spare();
+}
+
+/// Low-level entry points for the C API: sizes and alignments without a `Layout`.
+pub mod raw {
+    use super::*;
+
+    /// Allocates `size` bytes aligned to `align` (a power of two). Null on
+    /// failure. A zero size gets a unique minimal block.
+    #[inline]
+    pub fn alloc(size: usize, align: usize) -> *mut u8 {
+        debug_assert!(align.is_power_of_two());
+        allocate(size, align)
+    }
+
+    /// Frees a block.
+    ///
+    /// # Safety
+    /// `ptr` came from this allocator and was not freed since.
+    #[inline]
+    pub unsafe fn free(ptr: *mut u8) {
+        check::on_free_any(ptr);
+        // SAFETY: as the caller guarantees.
+        unsafe { heap::free(ptr) }
+    }
+
+    /// The usable size of a live block (at least what was asked for).
+    ///
+    /// # Safety
+    /// `ptr` came from this allocator and was not freed since.
+    pub unsafe fn usable_size(ptr: *mut u8) -> usize {
+        // SAFETY: as the caller guarantees.
+        unsafe { heap::usable_size(ptr) }
+    }
+
+    /// Whether `ptr` lies in memory strata manages (an arena or huge block).
+    /// Never touches memory that might be unmapped.
+    pub fn owns(ptr: *const u8) -> bool {
+        let addr = ptr as usize;
+        let chunk = if addr & (ARENA_SIZE - 1) == 0 { addr.wrapping_sub(ARENA_SIZE) } else { addr & !(ARENA_SIZE - 1) };
+        registry::is_registered(chunk)
+    }
+}

@@ -1,0 +1,296 @@
+//! Layer +2: a pool is a run of pages holding blocks of one size class.
+//!
+//! A pool's descriptor lives in its arena's header, not in the pool: blocks then
+//! start exactly on the page boundary, so a class whose size is a multiple of an
+//! alignment serves that alignment, and the pages of an idle pool can be handed
+//! back to the OS without losing its bookkeeping.
+//!
+//! The descriptor keeps pymalloc's fields: the class, the count of blocks in use,
+//! the head of the free-block list and the bump pointer into the never-used
+//! tail. A new pool is not threaded into a list up front; blocks are carved from
+//! the tail as they are first needed, so untouched pages stay untouched.
+//!
+//! Ownership: a pool belongs to one [`ThreadHeap`]. Only the owning thread
+//! touches `free`, `bump`, `used`, `state` and the list links. Any other thread
+//! that frees a block pushes it onto the pool's atomic `remote` list, and the
+//! first such push also queues the pool on its owner's remote queue, so the
+//! owner finds the blocks without scanning its pools.
+
+use crate::heap::ThreadHeap;
+use core::cell::Cell;
+use core::ptr;
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
+
+/// A free block: its first word links to the next free block.
+#[repr(C)]
+pub struct Block {
+    pub next: *mut Block,
+}
+
+/// Where a pool sits in its owner's lists.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub enum PoolState {
+    /// Page not in use as (the head of) a pool.
+    Unused,
+    /// The owner heap's current pool for its class: allocation pops from it.
+    Current,
+    /// Has free blocks; on the owner's `avail` list.
+    Avail,
+    /// Had no free block when last looked at; on the owner's `full` list.
+    Full,
+}
+
+/// A pool descriptor. See the module docs for who may touch which field.
+#[repr(C)]
+pub struct Pool {
+    // Owner-only fields, in the order the fast paths touch them.
+    pub free: Cell<*mut Block>,
+    /// Blocks handed out and not yet returned to `free` (remote frees still
+    /// count). Atomic only so that `stats()` may read it from another thread:
+    /// the owner updates it with a plain load and store.
+    pub used: AtomicU32,
+    pub block_size: Cell<u32>,
+    pub bump: Cell<*mut u8>,
+    pub end: Cell<*mut u8>,
+    pub owner: AtomicPtr<ThreadHeap>,
+    pub state: Cell<PoolState>,
+    pub class: Cell<u8>,
+    /// Pages in this pool; 0 while the descriptor is unused.
+    pub pages: Cell<u8>,
+    /// Whether the never-used tail is known to read as zero (fresh from the OS).
+    pub zeroed: Cell<bool>,
+    pub capacity: Cell<u32>,
+    pub start: Cell<*mut u8>,
+    pub prev: Cell<*mut Pool>,
+    pub next: Cell<*mut Pool>,
+    // Shared with other threads.
+    pub remote: AtomicPtr<Block>,
+    pub remote_next: AtomicPtr<Pool>,
+    pub queued: AtomicBool,
+}
+
+// SAFETY: the Cell fields are touched only by the owning thread (or under the
+// arena lock before the pool is handed to its owner); cross-thread traffic goes
+// through the atomic fields. See the module docs.
+unsafe impl Sync for Pool {}
+
+impl Pool {
+    /// A descriptor that is not a pool; also the sentinel "current pool" of an
+    /// empty heap: it has no free block and no tail, so allocation from it always
+    /// falls to the slow path.
+    #[allow(clippy::declare_interior_mutable_const)] // a template, copied into statics
+    pub const UNUSED: Pool = Pool {
+        free: Cell::new(ptr::null_mut()),
+        used: AtomicU32::new(0),
+        block_size: Cell::new(0),
+        bump: Cell::new(ptr::null_mut()),
+        end: Cell::new(ptr::null_mut()),
+        owner: AtomicPtr::new(ptr::null_mut()),
+        state: Cell::new(PoolState::Unused),
+        class: Cell::new(0),
+        pages: Cell::new(0),
+        zeroed: Cell::new(false),
+        capacity: Cell::new(0),
+        start: Cell::new(ptr::null_mut()),
+        prev: Cell::new(ptr::null_mut()),
+        next: Cell::new(ptr::null_mut()),
+        remote: AtomicPtr::new(ptr::null_mut()),
+        remote_next: AtomicPtr::new(ptr::null_mut()),
+        queued: AtomicBool::new(false),
+    };
+
+    /// Makes this descriptor a fresh pool of `class` spanning `pages` pages from
+    /// `start`, owned by `owner`.
+    ///
+    /// # Safety
+    /// The caller holds the arena lock, the descriptor is unused, and
+    /// `[start, start + pages * PAGE_SIZE)` is mapped and belongs to no block.
+    pub unsafe fn activate(&self, class: usize, start: *mut u8, pages: usize, zeroed: bool, owner: *mut ThreadHeap) {
+        use crate::arena::PAGE_SIZE;
+        use crate::size_class::CLASS_SIZE;
+        debug_assert_eq!(self.pages.get(), 0, "activating a pool in use");
+        let size = CLASS_SIZE[class] as usize;
+        let capacity = pages * PAGE_SIZE / size;
+        self.free.set(ptr::null_mut());
+        self.used.store(0, Ordering::Relaxed);
+        self.block_size.set(size as u32);
+        self.bump.set(start);
+        // SAFETY: capacity * size <= pages * PAGE_SIZE, inside the pool.
+        self.end.set(unsafe { start.add(capacity * size) });
+        self.owner.store(owner, Ordering::Relaxed);
+        self.state.set(PoolState::Unused);
+        self.class.set(class as u8);
+        self.pages.set(pages as u8);
+        self.zeroed.set(zeroed);
+        self.capacity.set(capacity as u32);
+        self.start.set(start);
+        self.prev.set(ptr::null_mut());
+        self.next.set(ptr::null_mut());
+        self.remote.store(ptr::null_mut(), Ordering::Relaxed);
+        self.remote_next.store(ptr::null_mut(), Ordering::Relaxed);
+        self.queued.store(false, Ordering::Relaxed);
+    }
+
+    #[inline(always)]
+    pub fn used(&self) -> u32 {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    /// Owner only: a plain store, not an atomic read-modify-write.
+    #[inline(always)]
+    pub fn set_used(&self, used: u32) {
+        self.used.store(used, Ordering::Relaxed);
+    }
+
+    /// Owner only: carves the next never-used block from the tail, or null.
+    #[inline]
+    pub fn carve(&self) -> *mut u8 {
+        let block = self.bump.get();
+        if block < self.end.get() {
+            // SAFETY: block + size <= end, inside the pool.
+            self.bump.set(unsafe { block.add(self.block_size.get() as usize) });
+            self.set_used(self.used() + 1);
+            block
+        } else {
+            ptr::null_mut()
+        }
+    }
+
+    /// Owner only: whether an allocation from this pool would succeed.
+    #[inline]
+    pub fn has_free(&self) -> bool {
+        !self.free.get().is_null() || self.bump.get() < self.end.get()
+    }
+
+    /// Owner only: moves blocks freed by other threads to the local free list.
+    /// Returns how many were taken.
+    pub fn collect_remote(&self) -> u32 {
+        // SeqCst pairs with `push_remote`: see there.
+        let mut block = self.remote.swap(ptr::null_mut(), Ordering::SeqCst);
+        let mut count = 0;
+        while !block.is_null() {
+            // SAFETY: blocks on the remote list are free blocks of this pool,
+            // fully written before their Release/SeqCst push.
+            let next = unsafe { (*block).next };
+            // SAFETY: as above; the block is ours now.
+            unsafe { (*block).next = self.free.get() };
+            self.free.set(block);
+            block = next;
+            count += 1;
+        }
+        debug_assert!(count <= self.used());
+        self.set_used(self.used() - count);
+        count
+    }
+
+    /// Any thread but the owner: returns `block` to this pool.
+    ///
+    /// # Safety
+    /// `block` is an allocated block of this pool that nobody uses any more.
+    pub unsafe fn push_remote(&self, block: *mut Block) {
+        let mut head = self.remote.load(Ordering::Relaxed);
+        loop {
+            // SAFETY: the caller owns the block until the push succeeds.
+            unsafe { (*block).next = head };
+            // SeqCst (not just Release): together with the SeqCst swap of
+            // `queued` below and the owner's SeqCst `queued` store followed by
+            // its SeqCst `collect_remote` swap, it guarantees that either the
+            // owner's collection sees this block or this push sees `queued`
+            // cleared and queues the pool again. Release alone would allow both
+            // to miss.
+            match self.remote.compare_exchange_weak(head, block, Ordering::SeqCst, Ordering::Relaxed) {
+                Ok(_) => break,
+                Err(current) => head = current,
+            }
+        }
+        if head.is_null() && !self.queued.swap(true, Ordering::SeqCst) {
+            let owner = self.owner.load(Ordering::Acquire);
+            // SAFETY: heaps are never unmapped, so even a stale owner is valid
+            // memory; a heap that no longer owns the pool forwards it (see
+            // `heap::process_remote_queue`).
+            unsafe { (*owner).queue_remote_pool(self as *const Pool as *mut Pool) };
+        }
+    }
+
+    /// Whether `ptr` is the start of a block of this pool that has been handed
+    /// out at some point (not in the never-used tail).
+    pub fn is_block_start(&self, ptr: *mut u8) -> bool {
+        let start = self.start.get() as usize;
+        let addr = ptr as usize;
+        self.pages.get() != 0
+            && addr >= start
+            && addr < self.end.get() as usize
+            && (addr - start) % self.block_size.get() as usize == 0
+    }
+
+    /// Owner only: whether `block` is on the local free list (debug checks).
+    pub fn free_list_contains(&self, block: *mut Block) -> bool {
+        let mut cursor = self.free.get();
+        while !cursor.is_null() {
+            if cursor == block {
+                return true;
+            }
+            // SAFETY: the free list links only free blocks of this pool.
+            cursor = unsafe { (*cursor).next };
+        }
+        false
+    }
+}
+
+/// An intrusive doubly linked list of pools, through `Pool::prev`/`next`.
+pub struct PoolList {
+    head: Cell<*mut Pool>,
+}
+
+impl PoolList {
+    #[allow(clippy::declare_interior_mutable_const)] // a template for array initialisers
+    pub const EMPTY: PoolList = PoolList { head: Cell::new(ptr::null_mut()) };
+
+    /// # Safety
+    /// `pool` is a valid descriptor on no list.
+    pub unsafe fn push(&self, pool: *mut Pool) {
+        // SAFETY: the caller guarantees `pool` and the list's pools are valid.
+        unsafe {
+            let head = self.head.get();
+            (*pool).prev.set(ptr::null_mut());
+            (*pool).next.set(head);
+            if !head.is_null() {
+                (*head).prev.set(pool);
+            }
+        }
+        self.head.set(pool);
+    }
+
+    /// # Safety
+    /// `pool` is on this list.
+    pub unsafe fn remove(&self, pool: *mut Pool) {
+        // SAFETY: the caller guarantees `pool` is linked here, so its neighbours
+        // are valid list members.
+        unsafe {
+            let prev = (*pool).prev.get();
+            let next = (*pool).next.get();
+            if prev.is_null() {
+                debug_assert_eq!(self.head.get(), pool);
+                self.head.set(next);
+            } else {
+                (*prev).next.set(next);
+            }
+            if !next.is_null() {
+                (*next).prev.set(prev);
+            }
+            (*pool).prev.set(ptr::null_mut());
+            (*pool).next.set(ptr::null_mut());
+        }
+    }
+
+    /// Unlinks and returns the first pool, or null.
+    pub fn pop(&self) -> *mut Pool {
+        let head = self.head.get();
+        if !head.is_null() {
+            // SAFETY: head is on this list.
+            unsafe { self.remove(head) };
+        }
+        head
+    }
+}
