@@ -122,3 +122,8 @@ pub use module::*;
 pub use strata_gc_derive::Trace;
 pub use trace::{Trace, Visitor};
 pub use weak::Weak;
+
+/// The README's example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -34,6 +34,28 @@ pub(crate) unsafe fn deallocate(ptr: *mut u8, layout: Layout) {
     unsafe { backend::dealloc(ptr, layout) }
 }
 
+#[cfg(not(miri))]
+mod backend {
+    use std::alloc::{GlobalAlloc, Layout};
+
+    /// # Safety
+    /// As `GlobalAlloc::alloc`.
+    #[inline]
+    pub(super) unsafe fn alloc(layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded from the caller (non-zero size).
+        unsafe { strata::Strata.alloc(layout) }
+    }
+
+    /// # Safety
+    /// As `GlobalAlloc::dealloc`.
+    #[inline]
+    pub(super) unsafe fn dealloc(ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded from the caller (ptr came from `alloc(layout)`).
+        unsafe { strata::Strata.dealloc(ptr, layout) }
+    }
+}
+
+#[cfg(miri)]
 mod backend {
     pub(super) use std::alloc::{alloc, dealloc};
 }

@@ -105,6 +105,7 @@ fn automatic_collection_runs_at_the_threshold() {
     );
     assert_eq!(drops(), 10);
     assert_eq!(get_stats()[0].collected, 10);
+    assert_eq!(collect(), 2);
 }
 
 #[test]
@@ -123,6 +124,8 @@ fn disabled_collector_collects_only_on_request() {
         drop(pair());
     }
     assert!(drops() >= 180, "automatic collections resumed");
+    collect();
+    assert_eq!(drops(), 200);
 }
 
 #[test]
@@ -142,6 +145,9 @@ fn full_collections_wait_for_enough_new_long_lived_objects() {
     let survivors: Vec<Gc<Node>> = (0..300).map(|_| node()).collect();
     assert!(get_stats()[2].collections > full_before);
     assert_eq!(long_lived.len() + survivors.len(), 700);
+    drop((long_lived, survivors));
+    collect();
+    assert_eq!(drops(), 1100);
 }
 
 #[test]
