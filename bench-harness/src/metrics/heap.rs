@@ -1,0 +1,75 @@
+//! Heap efficiency: resident memory of this process against the bytes the
+//! workload held live.
+
+use crate::record::Heap;
+
+/// Reads a `kB` field of `/proc/self/status` (`VmRSS`, `VmHWM`), in bytes.
+/// Returns 0 where the file does not exist (not Linux).
+pub fn status_bytes(field: &str) -> u64 {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return 0;
+    };
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+pub fn current_rss() -> u64 {
+    status_bytes("VmRSS")
+}
+
+pub fn peak_rss() -> u64 {
+    status_bytes("VmHWM")
+}
+
+pub fn heap(
+    start_rss: u64,
+    peak_rss: u64,
+    final_rss: u64,
+    live_bytes: u64,
+    live_objects: u64,
+) -> Heap {
+    let grown = peak_rss.saturating_sub(start_rss) as f64;
+    Heap {
+        start_rss,
+        peak_rss,
+        final_rss,
+        peak_live_bytes: live_bytes,
+        peak_live_objects: live_objects,
+        rss_per_live_byte: if live_bytes > 0 {
+            grown / live_bytes as f64
+        } else {
+            0.0
+        },
+        overhead_bytes_per_object: if live_objects > 0 {
+            (grown - live_bytes as f64) / live_objects as f64
+        } else {
+            0.0
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn rss_grows_when_memory_is_touched() {
+        let before = current_rss();
+        let block = vec![1u8; 64 << 20];
+        let during = current_rss();
+        assert!(during >= before + (48 << 20), "{before} -> {during}");
+        assert!(peak_rss() >= during);
+        drop(block);
+    }
+
+    #[test]
+    fn overhead_is_growth_beyond_live_bytes_per_object() {
+        let h = heap(1000, 3000, 1200, 1000, 10);
+        assert_eq!(h.rss_per_live_byte, 2.0);
+        assert_eq!(h.overhead_bytes_per_object, 100.0);
+    }
+}

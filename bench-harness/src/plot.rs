@@ -1,0 +1,141 @@
+//! SVG plots: per kind, the speed and the peak-RSS ratio of every peer to
+//! the baseline, one group of bars per workload.
+
+use crate::record::{Kind, Results};
+use crate::summary::{self, Ratios, Summary};
+use plotters::prelude::*;
+use std::path::Path;
+
+/// Bar colours, one per peer in order of appearance.
+const COLOURS: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+];
+
+/// A plot's file name part, its caption, and the ratio it shows.
+type Figure = (&'static str, &'static str, fn(&Ratios) -> f64);
+
+/// Writes the plots into `dir`; returns their file names.
+pub fn write_plots(results: &Results, dir: &Path) -> Result<Vec<String>, String> {
+    let summaries = summary::summarize(&results.records);
+    let mut written = Vec::new();
+    for (kind, prefix) in [
+        (Kind::Allocator, "allocators"),
+        (Kind::Collector, "collectors"),
+    ] {
+        let of_kind: Vec<&Summary> = summaries.iter().filter(|s| s.kind == kind).collect();
+        if of_kind.is_empty() {
+            continue;
+        }
+        let base = summary::baseline_for(results, kind);
+        let figures: [Figure; 2] = [
+            ("speed", "throughput / baseline (higher is faster)", |r| {
+                r.speed
+            }),
+            ("peak-rss", "peak RSS / baseline (lower is leaner)", |r| {
+                r.peak_rss
+            }),
+        ];
+        for (name, caption, pick) in figures {
+            let file = format!("{prefix}-{name}.svg");
+            let title = format!("{prefix}: {caption}, baseline {base}");
+            bars(&of_kind, &summaries, &base, pick, &title, &dir.join(&file))
+                .map_err(|e| format!("cannot draw {file}: {e}"))?;
+            written.push(file);
+        }
+    }
+    Ok(written)
+}
+
+fn bars(
+    of_kind: &[&Summary],
+    all: &[Summary],
+    base: &str,
+    pick: fn(&Ratios) -> f64,
+    title: &str,
+    path: &Path,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut workloads: Vec<&str> = Vec::new();
+    let mut peers: Vec<&str> = Vec::new();
+    for s in of_kind {
+        if !workloads.contains(&s.workload.as_str()) {
+            workloads.push(&s.workload);
+        }
+        if !peers.contains(&s.peer.as_str()) {
+            peers.push(&s.peer);
+        }
+    }
+    let value = |w: &str, p: &str| {
+        of_kind
+            .iter()
+            .find(|s| s.workload == w && s.peer == p)
+            .and_then(|s| summary::ratios(s, all, base))
+            .map(|r| pick(&r))
+            .filter(|v| v.is_finite())
+    };
+    let top = workloads
+        .iter()
+        .flat_map(|w| peers.iter().filter_map(move |p| value(w, p)))
+        .fold(1.0f64, f64::max)
+        * 1.1;
+    let width = 160 + 90 * workloads.len() as u32;
+    let root = SVGBackend::new(path, (width.max(700), 480)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0f64..workloads.len() as f64, 0f64..top)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(workloads.len() * 2 + 1)
+        .x_label_formatter(&|x| {
+            let i = x.floor() as usize;
+            if (x - i as f64 - 0.5).abs() < 0.01 {
+                workloads.get(i).map_or(String::new(), |w| w.to_string())
+            } else {
+                String::new()
+            }
+        })
+        .draw()?;
+    let slot = 0.8 / peers.len() as f64;
+    for (pi, peer) in peers.iter().enumerate() {
+        let colour = COLOURS[pi % COLOURS.len()];
+        let rects: Vec<Rectangle<(f64, f64)>> = workloads
+            .iter()
+            .enumerate()
+            .filter_map(|(wi, w)| {
+                let v = value(w, peer)?;
+                let x = wi as f64 + 0.1 + pi as f64 * slot;
+                Some(Rectangle::new(
+                    [(x, 0.0), (x + slot * 0.9, v)],
+                    colour.filled(),
+                ))
+            })
+            .collect();
+        chart
+            .draw_series(rects)?
+            .label(*peer)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], colour.filled()));
+    }
+    chart.draw_series(std::iter::once(PathElement::new(
+        vec![(0.0, 1.0), (workloads.len() as f64, 1.0)],
+        BLACK.stroke_width(1),
+    )))?;
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}

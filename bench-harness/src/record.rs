@@ -1,0 +1,191 @@
+//! The JSON schema of results: one [`Record`] per child process run, gathered
+//! in a [`Results`] file (`results/latest.json`, `results/baseline.json`).
+//!
+//! Every record carries all four families of figures (throughput, pause, heap,
+//! locality); collector runs add [`CollectorFigures`], callgrind runs add an
+//! instruction count.
+
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Version of the file format; bumped when a field changes meaning.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A whole results file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    pub schema: u32,
+    /// Seconds since the Unix epoch when the run started.
+    pub created_unix: u64,
+    /// Peer every ratio is taken against (e.g. `system`).
+    pub baseline_peer: String,
+    pub machine: Machine,
+    pub records: Vec<Record>,
+}
+
+/// Where the figures were measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Machine {
+    pub cores: usize,
+    pub os: String,
+    pub arch: String,
+}
+
+impl Machine {
+    pub fn current() -> Machine {
+        Machine {
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            os: std::env::consts::OS.to_string(),
+            arch: std::env::consts::ARCH.to_string(),
+        }
+    }
+}
+
+/// Whether a record measures an allocator or a collector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    Allocator,
+    Collector,
+}
+
+/// One run of one workload on one peer, in its own process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub workload: String,
+    pub kind: Kind,
+    /// The allocator or collector measured.
+    pub peer: String,
+    /// The global allocator of the child process (equals `peer` for allocator runs).
+    pub allocator: String,
+    pub threads: usize,
+    pub scale: f64,
+    /// Repetition index, 0-based.
+    pub rep: usize,
+    pub throughput: Throughput,
+    pub pause: Pause,
+    pub heap: Heap,
+    pub locality: Locality,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collector: Option<CollectorFigures>,
+    /// Instructions executed in the measured region, under callgrind only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Throughput {
+    /// Operations the workload performed (its own unit: allocations, nodes, ...).
+    pub ops: u64,
+    pub seconds: f64,
+    pub ops_per_sec: f64,
+}
+
+/// Latency of sampled single operations (allocator runs) or of every
+/// collection (collector runs), in nanoseconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pause {
+    pub samples: u64,
+    pub max_ns: u64,
+    pub p99_ns: u64,
+    pub p999_ns: u64,
+    pub mean_ns: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Heap {
+    /// Resident memory before the workload started.
+    pub start_rss: u64,
+    /// High-water resident memory of the process (VmHWM).
+    pub peak_rss: u64,
+    /// Resident memory after the workload freed everything.
+    pub final_rss: u64,
+    /// Most bytes the workload held live at once (its own accounting).
+    pub peak_live_bytes: u64,
+    pub peak_live_objects: u64,
+    /// `(peak_rss - start_rss) / peak_live_bytes`: 1.0 is perfect.
+    pub rss_per_live_byte: f64,
+    /// `(peak_rss - start_rss - peak_live_bytes) / peak_live_objects`: bytes
+    /// each live object costs beyond its payload (headers, padding, slack).
+    pub overhead_bytes_per_object: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Locality {
+    /// Consecutive allocation pairs that share a 4 KiB page.
+    pub same_page_rate: f64,
+    /// Median |address difference| of consecutive allocations.
+    pub median_distance: u64,
+    /// Walking a list of same-size nodes (allocated amid other sizes) in
+    /// allocation order, nanoseconds per node.
+    pub walk_alloc_order_ns: f64,
+    /// The same nodes walked in a shuffled order.
+    pub walk_shuffled_ns: f64,
+}
+
+/// Figures only a collector run has.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectorFigures {
+    pub collections: u64,
+    /// Seconds spent inside explicit and automatic collections.
+    pub collect_seconds: f64,
+    /// Objects reclaimed (counted by their drops).
+    pub objects_reclaimed: u64,
+    pub objects_per_collect_sec: f64,
+    pub bytes_per_collect_sec: f64,
+    /// Minimum mutator utilisation: (window in ms, utilisation in 0..=1).
+    pub mmu: Vec<(f64, f64)>,
+}
+
+/// Errors loading or saving a results file, with a one-line message.
+#[derive(Debug)]
+pub struct FileError(pub String);
+
+impl std::fmt::Display for FileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for FileError {}
+
+impl Results {
+    pub fn new(baseline_peer: &str, records: Vec<Record>) -> Results {
+        let created_unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Results {
+            schema: SCHEMA_VERSION,
+            created_unix,
+            baseline_peer: baseline_peer.to_string(),
+            machine: Machine::current(),
+            records,
+        }
+    }
+
+    pub fn load(path: &Path) -> Result<Results, FileError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| FileError(format!("cannot read {}: {e}", path.display())))?;
+        let results: Results = serde_json::from_str(&text)
+            .map_err(|e| FileError(format!("{} is not a results file: {e}", path.display())))?;
+        if results.schema != SCHEMA_VERSION {
+            return Err(FileError(format!(
+                "{} has schema {}, this build reads {SCHEMA_VERSION}",
+                path.display(),
+                results.schema
+            )));
+        }
+        Ok(results)
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), FileError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| FileError(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|e| FileError(format!("cannot encode results: {e}")))?;
+        std::fs::write(path, text + "\n")
+            .map_err(|e| FileError(format!("cannot write {}: {e}", path.display())))
+    }
+}

@@ -1,0 +1,153 @@
+//! The terminal table and the Markdown report of a results file.
+
+use crate::record::{Kind, Results};
+use crate::summary::{self, Summary};
+use std::fmt::Write;
+
+fn mib(bytes: f64) -> String {
+    format!("{:.1}", bytes / (1024.0 * 1024.0))
+}
+
+fn us(ns: f64) -> String {
+    format!("{:.1}", ns / 1000.0)
+}
+
+fn ratio(r: f64) -> String {
+    if r.is_finite() {
+        format!("{r:.2}x")
+    } else {
+        "-".into()
+    }
+}
+
+const HEADER: [&str; 10] = [
+    "workload",
+    "peer",
+    "Mops/s (min-max)",
+    "speed vs base",
+    "p99 us",
+    "max us",
+    "peak MiB",
+    "RSS vs base",
+    "RSS/live",
+    "same-page",
+];
+
+/// The rows of one kind, as cells.
+fn rows(results: &Results, kind: Kind) -> Vec<[String; 10]> {
+    let summaries = summary::summarize(&results.records);
+    let base = summary::baseline_for(results, kind);
+    summaries
+        .iter()
+        .filter(|s| s.kind == kind)
+        .map(|s: &Summary| {
+            let r = summary::ratios(s, &summaries, &base);
+            let ops = &s.ops_per_sec;
+            [
+                s.workload.clone(),
+                s.peer.clone(),
+                format!(
+                    "{:.2} ({:.2}-{:.2})",
+                    ops.median / 1e6,
+                    ops.min / 1e6,
+                    ops.max / 1e6
+                ),
+                r.map_or("-".into(), |r| ratio(r.speed)),
+                us(s.p99_ns.median),
+                us(s.max_pause_ns.median),
+                mib(s.peak_rss.median),
+                r.map_or("-".into(), |r| ratio(r.peak_rss)),
+                format!("{:.2}", s.rss_per_live_byte.median),
+                format!("{:.0}%", s.same_page_rate.median * 100.0),
+            ]
+        })
+        .collect()
+}
+
+fn kinds(results: &Results) -> Vec<Kind> {
+    [Kind::Allocator, Kind::Collector]
+        .into_iter()
+        .filter(|k| results.records.iter().any(|r| r.kind == *k))
+        .collect()
+}
+
+/// A plain-text table with aligned columns.
+pub fn terminal_table(results: &Results) -> String {
+    let mut out = String::new();
+    for kind in kinds(results) {
+        let rows = rows(results, kind);
+        let mut widths = HEADER.map(str::len);
+        for row in &rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.len());
+            }
+        }
+        let base = summary::baseline_for(results, kind);
+        let _ = writeln!(out, "{} runs (ratios against {base}):", kind_name(kind));
+        let line = |cells: &[&str]| {
+            cells
+                .iter()
+                .zip(widths)
+                .map(|(c, w)| format!("{c:<w$}"))
+                .collect::<Vec<_>>()
+                .join("  ")
+        };
+        let _ = writeln!(out, "{}", line(&HEADER));
+        let mut last_workload = String::new();
+        for row in &rows {
+            if row[0] != last_workload && !last_workload.is_empty() {
+                out.push('\n');
+            }
+            last_workload = row[0].clone();
+            let cells: Vec<&str> = row.iter().map(String::as_str).collect();
+            let _ = writeln!(out, "{}", line(&cells).trim_end());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Allocator => "Allocator",
+        Kind::Collector => "Collector",
+    }
+}
+
+/// The Markdown report: how it was run, then one table per kind, then the
+/// plots.
+pub fn markdown(results: &Results, plots: &[String]) -> String {
+    let mut out = String::from("# strata-bench results\n\n");
+    let scale = results.records.first().map_or(1.0, |r| r.scale);
+    let reps = results.records.iter().map(|r| r.rep + 1).max().unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "{} runs, each in its own process; {reps} repetitions interleaved across peers; scale {scale}; \
+         machine: {} cores, {} {}. Figures are medians (min-max over repetitions). \
+         Speed and RSS ratios are against the baseline peer of the same workload in the same run.\n",
+        results.records.len(),
+        results.machine.cores,
+        results.machine.os,
+        results.machine.arch
+    );
+    for kind in kinds(results) {
+        let base = summary::baseline_for(results, kind);
+        let _ = writeln!(out, "## {} workloads (baseline: {base})\n", kind_name(kind));
+        let _ = writeln!(out, "| {} |", HEADER.join(" | "));
+        let _ = writeln!(out, "|{}", "---|".repeat(HEADER.len()));
+        for row in rows(results, kind) {
+            let _ = writeln!(out, "| {} |", row.join(" | "));
+        }
+        out.push('\n');
+    }
+    out.push_str(
+        "Columns: operations per second; sampled single-operation latency (allocators) or \
+         collection and 64-operation mutator batch times (collectors), p99 and max; peak resident \
+         memory of the child process; peak RSS growth over the workload's peak live bytes; share of \
+         consecutive allocations on the same 4 KiB page.\n\n",
+    );
+    for plot in plots {
+        let _ = writeln!(out, "![{plot}]({plot})\n");
+    }
+    out
+}

@@ -1,0 +1,158 @@
+//! Repetitions folded into medians with min and max, and every figure also
+//! as a ratio to the baseline peer measured in the same run.
+
+use crate::record::{Kind, Record, Results};
+
+/// Median, minimum and maximum of one figure over repetitions.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Spread {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Spread {
+    pub fn of(values: &[f64]) -> Spread {
+        let mut v = values.to_vec();
+        v.sort_by(f64::total_cmp);
+        let median = match v.len() {
+            0 => 0.0,
+            n if n % 2 == 1 => v[n / 2],
+            n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+        };
+        Spread {
+            median,
+            min: v.first().copied().unwrap_or(0.0),
+            max: v.last().copied().unwrap_or(0.0),
+        }
+    }
+}
+
+/// The figures of one (workload, peer) over its repetitions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub workload: String,
+    pub kind: Kind,
+    pub peer: String,
+    pub reps: usize,
+    pub ops_per_sec: Spread,
+    pub p99_ns: Spread,
+    pub max_pause_ns: Spread,
+    pub peak_rss: Spread,
+    pub final_rss: Spread,
+    pub rss_per_live_byte: Spread,
+    pub overhead_bytes_per_object: Spread,
+    pub same_page_rate: Spread,
+    pub walk_alloc_order_ns: Spread,
+    pub instructions: Option<Spread>,
+    /// Collector runs: seconds in collections.
+    pub collect_seconds: Option<Spread>,
+}
+
+/// Summaries in first-seen order of (workload, peer).
+pub fn summarize(records: &[Record]) -> Vec<Summary> {
+    let mut keys: Vec<(String, Kind, String)> = Vec::new();
+    for r in records {
+        let key = (r.workload.clone(), r.kind, r.peer.clone());
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    keys.into_iter()
+        .map(|(workload, kind, peer)| {
+            let group: Vec<&Record> = records
+                .iter()
+                .filter(|r| r.workload == workload && r.kind == kind && r.peer == peer)
+                .collect();
+            let spread = |f: &dyn Fn(&Record) -> f64| {
+                Spread::of(&group.iter().map(|r| f(r)).collect::<Vec<_>>())
+            };
+            let instructions: Vec<f64> = group
+                .iter()
+                .filter_map(|r| r.instructions.map(|i| i as f64))
+                .collect();
+            let collect: Vec<f64> = group
+                .iter()
+                .filter_map(|r| r.collector.as_ref().map(|c| c.collect_seconds))
+                .collect();
+            Summary {
+                reps: group.len(),
+                ops_per_sec: spread(&|r| r.throughput.ops_per_sec),
+                p99_ns: spread(&|r| r.pause.p99_ns as f64),
+                max_pause_ns: spread(&|r| r.pause.max_ns as f64),
+                peak_rss: spread(&|r| r.heap.peak_rss as f64),
+                final_rss: spread(&|r| r.heap.final_rss as f64),
+                rss_per_live_byte: spread(&|r| r.heap.rss_per_live_byte),
+                overhead_bytes_per_object: spread(&|r| r.heap.overhead_bytes_per_object),
+                same_page_rate: spread(&|r| r.locality.same_page_rate),
+                walk_alloc_order_ns: spread(&|r| r.locality.walk_alloc_order_ns),
+                instructions: (!instructions.is_empty()).then(|| Spread::of(&instructions)),
+                collect_seconds: (!collect.is_empty()).then(|| Spread::of(&collect)),
+                workload,
+                kind,
+                peer,
+            }
+        })
+        .collect()
+}
+
+/// Ratios of a summary to the baseline peer's summary of the same workload.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ratios {
+    /// Throughput over the baseline's: above 1 is faster.
+    pub speed: f64,
+    /// Peak resident memory over the baseline's: below 1 is leaner.
+    pub peak_rss: f64,
+}
+
+pub fn ratios(summary: &Summary, all: &[Summary], baseline_peer: &str) -> Option<Ratios> {
+    let base = all.iter().find(|s| {
+        s.workload == summary.workload && s.kind == summary.kind && s.peer == baseline_peer
+    })?;
+    let div = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
+    Some(Ratios {
+        speed: div(summary.ops_per_sec.median, base.ops_per_sec.median),
+        peak_rss: div(summary.peak_rss.median, base.peak_rss.median),
+    })
+}
+
+/// Collector every collector ratio is taken against: the CPython-style
+/// peer, the closest in design to strata-gc.
+pub const COLLECTOR_BASELINE: &str = "gcmodule";
+
+/// The baseline every ratio of a results file is taken against: the file's
+/// own setting for allocators, [`COLLECTOR_BASELINE`] for collectors, or the
+/// first peer of that kind when the preferred one was not measured.
+pub fn baseline_for(results: &Results, kind: Kind) -> String {
+    let has = |peer: &str| {
+        results
+            .records
+            .iter()
+            .any(|r| r.kind == kind && r.peer == peer)
+    };
+    let preferred = match kind {
+        Kind::Allocator => results.baseline_peer.as_str(),
+        Kind::Collector => COLLECTOR_BASELINE,
+    };
+    if has(preferred) {
+        return preferred.to_string();
+    }
+    results
+        .records
+        .iter()
+        .find(|r| r.kind == kind)
+        .map(|r| r.peer.clone())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_has_median_min_max() {
+        let s = Spread::of(&[3.0, 1.0, 2.0]);
+        assert_eq!((s.median, s.min, s.max), (2.0, 1.0, 3.0));
+        assert_eq!(Spread::of(&[1.0, 2.0, 3.0, 10.0]).median, 2.5);
+    }
+}
