@@ -24,10 +24,10 @@
 //! pools are acquired and released only on slow paths.
 
 use crate::heap::ThreadHeap;
+use crate::os;
 use crate::pool::Pool;
 use crate::registry;
 use crate::size_class::CLASS_PAGES;
-use crate::os;
 use core::cell::{Cell, UnsafeCell};
 use core::ptr;
 use std::sync::{Mutex, MutexGuard};
@@ -189,13 +189,20 @@ static MANAGER: Mutex<Manager> = Mutex::new(Manager {
     occupied: [0; MAP_WORDS],
     all: ptr::null_mut(),
     spare: ptr::null_mut(),
-    counters: ArenaCounters { allocated_total: 0, reclaimed: 0, highwater: 0, current: 0 },
+    counters: ArenaCounters {
+        allocated_total: 0,
+        reclaimed: 0,
+        highwater: 0,
+        current: 0,
+    },
 });
 
 fn lock() -> MutexGuard<'static, Manager> {
     // Nothing panics while holding the lock, but never propagate poison from
     // inside an allocator either.
-    MANAGER.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    MANAGER
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Manager {
@@ -394,7 +401,9 @@ pub unsafe fn release_pool(pool: *mut Pool) {
     let mut manager = lock();
     manager.bucket_remove(arena);
     pool_ref.pages.set(0);
-    pool_ref.owner.store(ptr::null_mut(), core::sync::atomic::Ordering::Relaxed);
+    pool_ref
+        .owner
+        .store(ptr::null_mut(), core::sync::atomic::Ordering::Relaxed);
     // SAFETY: live arena, lock held.
     let arena_ref = unsafe { &*arena };
     Arena::set_pages(&arena_ref.free_map, first, pages, true);
@@ -426,5 +435,118 @@ pub fn release_spare() {
     let spare = core::mem::replace(&mut manager.spare, ptr::null_mut());
     if !spare.is_null() {
         manager.unmap_arena(spare);
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::heap::EMPTY_HEAP;
+    use std::sync::Mutex;
+
+    /// Serialises the unit tests that reason about arena state.
+    pub static ARENA_TESTS: Mutex<()> = Mutex::new(());
+
+    fn owner() -> *mut ThreadHeap {
+        &EMPTY_HEAP as *const ThreadHeap as *mut ThreadHeap
+    }
+
+    fn release_all(pools: &mut Vec<*mut Pool>) {
+        for pool in pools.drain(..) {
+            // SAFETY: pools acquired by the test, never used for blocks.
+            unsafe { release_pool(pool) };
+        }
+    }
+
+    #[test]
+    fn pools_are_cut_from_the_fullest_arena_and_empty_arenas_are_released() {
+        let _serial = ARENA_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+        let before = visit_arenas(|_| {});
+        // Fill two whole arenas (plus whatever partly used one existed).
+        let mut pools: Vec<*mut Pool> = (0..USABLE_PAGES * 2 + 1)
+            .map(|_| acquire_pool(0, owner()))
+            .collect();
+        assert!(pools.iter().all(|p| !p.is_null()));
+        let arena_of = |p: *mut Pool| Arena::of(p.cast());
+        let first = arena_of(pools[0]);
+        let last = arena_of(*pools.last().unwrap());
+        assert_ne!(first, last);
+        let full = pools
+            .iter()
+            .map(|&p| arena_of(p))
+            .find(|&a| a != first && a != last)
+            .expect("a middle arena");
+
+        // Leave `full` with one free page and `last` with many: the fullest
+        // usable arena, `full`, must serve the next pool.
+        let index = pools.iter().position(|&p| arena_of(p) == full).unwrap();
+        let freed = pools.remove(index);
+        // SAFETY: acquired above, no blocks.
+        unsafe { release_pool(freed) };
+        let next = acquire_pool(0, owner());
+        assert_eq!(
+            arena_of(next),
+            full,
+            "the pool must come from the fullest arena"
+        );
+        pools.push(next);
+
+        let peak = visit_arenas(|_| {});
+        release_all(&mut pools);
+        let after = visit_arenas(|_| {});
+        assert!(
+            after.reclaimed >= before.reclaimed + 2,
+            "empty arenas go back to the OS: {after:?}"
+        );
+        assert!(
+            after.current <= before.current + 1,
+            "at most one spare arena is kept: {after:?}"
+        );
+        assert!(peak.highwater >= before.current + 2);
+    }
+
+    #[test]
+    fn released_pages_are_dirty_and_fresh_ones_are_zeroed() {
+        let _serial = ARENA_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+        let pool = acquire_pool(3, owner());
+        // SAFETY: a pool we own; its block memory is mapped.
+        unsafe {
+            let start = (*pool).start.get();
+            let fresh = (*pool).zeroed.get();
+            if fresh {
+                assert_eq!(*start, 0);
+            }
+            *start = 0xAB;
+            release_pool(pool);
+        }
+        let again = acquire_pool(3, owner());
+        assert_eq!(again, pool, "the page just freed is the first free one");
+        // SAFETY: as above.
+        unsafe {
+            assert!(
+                !(*again).zeroed.get(),
+                "a reused page is not known to be zero"
+            );
+            release_pool(again);
+        }
+    }
+
+    #[test]
+    fn multi_page_pools_take_contiguous_pages() {
+        let _serial = ARENA_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+        let class = crate::size_class::NUM_CLASSES - 1;
+        let pages = CLASS_PAGES[class] as usize;
+        assert!(pages > 1);
+        let pool = acquire_pool(class, owner());
+        // SAFETY: a live pool we own.
+        unsafe {
+            let arena = &*Arena::of(pool.cast());
+            let start = (*pool).start.get();
+            for page in 0..pages {
+                let inside = start.add(page * PAGE_SIZE);
+                assert_eq!(arena.pool_of(inside), pool);
+            }
+            release_pool(pool);
+        }
     }
 }

@@ -24,7 +24,10 @@ pub struct StackMessage {
 
 impl StackMessage {
     pub const fn new() -> Self {
-        StackMessage { buf: [0; 512], len: 0 }
+        StackMessage {
+            buf: [0; 512],
+            len: 0,
+        }
     }
 
     pub fn as_bytes(&self) -> &[u8] {
@@ -73,7 +76,9 @@ fn header_chunk(ptr: *mut u8) -> usize {
 #[inline(always)]
 pub fn on_free_any(ptr: *mut u8) {
     if cfg!(debug_assertions) && !registry::is_registered(header_chunk(ptr)) {
-        fatal(format_args!("free of {ptr:p}, a pointer strata never handed out"));
+        fatal(format_args!(
+            "free of {ptr:p}, a pointer strata never handed out"
+        ));
     }
 }
 
@@ -96,7 +101,9 @@ pub fn on_free(pool: *mut Pool, ptr: *mut u8) {
 #[cold]
 fn check_pool_free(pool: &Pool, ptr: *mut u8) {
     if !pool.is_block_start(ptr) {
-        fatal(format_args!("free of {ptr:p}, a pointer strata never handed out (not the start of a block)"));
+        fatal(format_args!(
+            "free of {ptr:p}, a pointer strata never handed out (not the start of a block)"
+        ));
     }
     let size = pool.block_size.get();
     let owned = pool.owner.load(core::sync::atomic::Ordering::Relaxed) == thread::current();
@@ -104,7 +111,9 @@ fn check_pool_free(pool: &Pool, ptr: *mut u8) {
         return;
     }
     if ptr >= pool.bump.get() {
-        fatal(format_args!("free of {ptr:p}, a pointer strata never handed out (unused part of a pool)"));
+        fatal(format_args!(
+            "free of {ptr:p}, a pointer strata never handed out (unused part of a pool)"
+        ));
     }
     // SAFETY: ptr is a block start of a live pool, at least 8 bytes long.
     let suspicious = unsafe {
@@ -116,11 +125,17 @@ fn check_pool_free(pool: &Pool, ptr: *mut u8) {
         }
     };
     if suspicious && pool.free_list_contains(ptr.cast()) {
-        fatal(format_args!("double free of {ptr:p} (block of {size} bytes)"));
+        fatal(format_args!(
+            "double free of {ptr:p} (block of {size} bytes)"
+        ));
     }
     if size >= 16 {
         // SAFETY: as above; the block is being freed, its contents are ours.
-        unsafe { ptr.cast::<usize>().add(1).write(FREED_COOKIE ^ ptr as usize) };
+        unsafe {
+            ptr.cast::<usize>()
+                .add(1)
+                .write(FREED_COOKIE ^ ptr as usize)
+        };
     }
 }
 
@@ -136,6 +151,8 @@ fn check_huge_free(header: *mut HugeHeader, ptr: *mut u8) {
     // SAFETY: `on_free_any` established that the header's chunk is registered.
     let (magic, start) = unsafe { ((*header).magic, (*header).block_start()) };
     if magic != HUGE_MAGIC || start != ptr {
-        fatal(format_args!("free of {ptr:p}, a pointer strata never handed out"));
+        fatal(format_args!(
+            "free of {ptr:p}, a pointer strata never handed out"
+        ));
     }
 }

@@ -78,7 +78,12 @@ impl ThreadHeap {
             // SAFETY: the caller owns the pool's queue link (queued was false).
             unsafe { (*pool).remote_next.store(head, Ordering::Relaxed) };
             // Release: the owner's Acquire swap then sees the link.
-            match self.remote_queue.compare_exchange_weak(head, pool, Ordering::Release, Ordering::Relaxed) {
+            match self.remote_queue.compare_exchange_weak(
+                head,
+                pool,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => return,
                 Err(current) => head = current,
             }
@@ -324,4 +329,95 @@ pub fn next_block_is_zeroed(class: usize) -> bool {
     // SAFETY: as in `alloc`.
     let pool = unsafe { &*(*heap).classes[class].current.get() };
     pool.free.get().is_null() && pool.zeroed.get() && pool.bump.get() < pool.end.get()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::size_class::{class_of, CLASS_SIZE};
+
+    /// Runs `body` on a fresh thread, so it gets a fresh heap.
+    fn on_fresh_thread(body: impl FnOnce() + Send + 'static) {
+        let _serial = crate::arena::tests::ARENA_TESTS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        std::thread::spawn(body).join().unwrap();
+    }
+
+    #[test]
+    fn a_new_pool_is_carved_lazily_in_address_order() {
+        on_fresh_thread(|| {
+            let class = class_of(48);
+            let blocks: Vec<usize> = (0..4).map(|_| alloc(class) as usize).collect();
+            for pair in blocks.windows(2) {
+                assert_eq!(pair[1] - pair[0], 48);
+            }
+            for &b in &blocks {
+                // SAFETY: blocks allocated above.
+                unsafe { free(b as *mut u8) };
+            }
+        });
+    }
+
+    #[test]
+    fn freed_block_is_reused_by_same_class() {
+        on_fresh_thread(|| {
+            let class = class_of(100);
+            let a = alloc(class);
+            let keep = alloc(class);
+            // SAFETY: live blocks.
+            unsafe { free(a) };
+            let b = alloc(class);
+            assert_eq!(a, b, "the most recently freed block comes back first");
+            // SAFETY: live blocks.
+            unsafe {
+                assert_eq!(usable_size(b), CLASS_SIZE[class] as usize);
+                free(b);
+                free(keep);
+            }
+        });
+    }
+
+    #[test]
+    fn a_pool_that_empties_goes_back_to_its_arena_unless_current() {
+        on_fresh_thread(|| {
+            let class = class_of(512);
+            let per_pool = crate::arena::PAGE_SIZE / 512;
+            let blocks: Vec<*mut u8> = (0..per_pool * 3).map(|_| alloc(class)).collect();
+            let pools_at_peak = crate::stats().classes[class].pools;
+            assert!(pools_at_peak >= 3);
+            for &b in &blocks {
+                // SAFETY: live blocks.
+                unsafe { free(b) };
+            }
+            let pools_after = crate::stats().classes[class].pools;
+            assert!(
+                pools_after <= pools_at_peak - 2,
+                "empty non-current pools are released: {pools_after}"
+            );
+        });
+    }
+
+    #[test]
+    fn blocks_freed_by_another_thread_are_reused_by_the_owner() {
+        on_fresh_thread(|| {
+            let class = class_of(64);
+            let per_pool = crate::arena::PAGE_SIZE / 64;
+            let blocks: Vec<usize> = (0..per_pool).map(|_| alloc(class) as usize).collect();
+            let freed = blocks.clone();
+            std::thread::spawn(move || {
+                for b in freed {
+                    // SAFETY: live blocks handed over to this thread.
+                    unsafe { free(b as *mut u8) };
+                }
+            })
+            .join()
+            .unwrap();
+            // The pool is exhausted; the next allocation collects remote frees.
+            let again = alloc(class) as usize;
+            assert!(blocks.contains(&again), "remote-freed blocks are reused");
+            // SAFETY: live block.
+            unsafe { free(again as *mut u8) };
+        });
+    }
 }

@@ -39,7 +39,10 @@ static HUGE_BYTES: AtomicUsize = AtomicUsize::new(0);
 
 /// Live huge blocks and the bytes mapped for them.
 pub fn counters() -> (usize, usize) {
-    (HUGE_BLOCKS.load(Ordering::Relaxed), HUGE_BYTES.load(Ordering::Relaxed))
+    (
+        HUGE_BLOCKS.load(Ordering::Relaxed),
+        HUGE_BYTES.load(Ordering::Relaxed),
+    )
 }
 
 /// The header of the huge block at `ptr`.
@@ -64,17 +67,35 @@ fn block_offset(align: usize) -> usize {
 /// Maps a huge block. Null when the size overflows or the OS refuses.
 pub fn alloc(size: usize, align: usize) -> *mut u8 {
     let offset = block_offset(align);
-    let Some(len) = size.checked_add(offset).and_then(|n| n.checked_next_multiple_of(OS_PAGE)) else {
+    let Some(len) = size
+        .checked_add(offset)
+        .and_then(|n| n.checked_next_multiple_of(OS_PAGE))
+    else {
         return ptr::null_mut();
     };
-    let (base_align, block_align) = if align >= ARENA_SIZE { (ARENA_SIZE, align) } else { (ARENA_SIZE, ARENA_SIZE) };
-    let base = os::map_aligned(len, base_align, block_align, if align >= ARENA_SIZE { offset } else { 0 });
+    let (base_align, block_align) = if align >= ARENA_SIZE {
+        (ARENA_SIZE, align)
+    } else {
+        (ARENA_SIZE, ARENA_SIZE)
+    };
+    let base = os::map_aligned(
+        len,
+        base_align,
+        block_align,
+        if align >= ARENA_SIZE { offset } else { 0 },
+    );
     if base.is_null() {
         return base;
     }
     let header = base.cast::<HugeHeader>();
     // SAFETY: the first page of the fresh mapping is ours.
-    unsafe { header.write(HugeHeader { magic: HUGE_MAGIC, map_len: len, offset }) };
+    unsafe {
+        header.write(HugeHeader {
+            magic: HUGE_MAGIC,
+            map_len: len,
+            offset,
+        })
+    };
     registry::register(base as usize);
     HUGE_BLOCKS.fetch_add(1, Ordering::Relaxed);
     HUGE_BYTES.fetch_add(len, Ordering::Relaxed);
@@ -118,7 +139,10 @@ pub unsafe fn usable_size(ptr: *mut u8) -> usize {
 pub unsafe fn resize_in_place(ptr: *mut u8, new_size: usize) -> bool {
     // SAFETY: live huge block, header mapped and ours to update.
     let header = unsafe { &mut *header_of(ptr) };
-    let Some(new_len) = new_size.checked_add(header.offset).and_then(|n| n.checked_next_multiple_of(OS_PAGE)) else {
+    let Some(new_len) = new_size
+        .checked_add(header.offset)
+        .and_then(|n| n.checked_next_multiple_of(OS_PAGE))
+    else {
         return false;
     };
     let base = header as *mut HugeHeader as *mut u8;

@@ -180,7 +180,9 @@ fn fits_in_place(usable: usize, new_size: usize, align: usize) -> bool {
         return false;
     }
     if usable <= MEDIUM_MAX {
-        return new_size >= usable / 2 || size_class::class_for(new_size, align).map(|c| size_class::CLASS_SIZE[c] as usize) == Some(usable);
+        return new_size >= usable / 2
+            || size_class::class_for(new_size, align).map(|c| size_class::CLASS_SIZE[c] as usize)
+                == Some(usable);
     }
     // Huge: only keep the mapping when at most one page would be spare;
     // otherwise `resize_in_place` trims it.
@@ -231,7 +233,11 @@ pub mod raw {
     /// Never touches memory that might be unmapped.
     pub fn owns(ptr: *const u8) -> bool {
         let addr = ptr as usize;
-        let chunk = if addr & (ARENA_SIZE - 1) == 0 { addr.wrapping_sub(ARENA_SIZE) } else { addr & !(ARENA_SIZE - 1) };
+        let chunk = if addr & (ARENA_SIZE - 1) == 0 {
+            addr.wrapping_sub(ARENA_SIZE)
+        } else {
+            addr & !(ARENA_SIZE - 1)
+        };
         registry::is_registered(chunk)
     }
 }

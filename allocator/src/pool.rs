@@ -106,7 +106,14 @@ impl Pool {
     /// # Safety
     /// The caller holds the arena lock, the descriptor is unused, and
     /// `[start, start + pages * PAGE_SIZE)` is mapped and belongs to no block.
-    pub unsafe fn activate(&self, class: usize, start: *mut u8, pages: usize, zeroed: bool, owner: *mut ThreadHeap) {
+    pub unsafe fn activate(
+        &self,
+        class: usize,
+        start: *mut u8,
+        pages: usize,
+        zeroed: bool,
+        owner: *mut ThreadHeap,
+    ) {
         use crate::arena::PAGE_SIZE;
         use crate::size_class::CLASS_SIZE;
         debug_assert_eq!(self.pages.get(), 0, "activating a pool in use");
@@ -149,7 +156,8 @@ impl Pool {
         let block = self.bump.get();
         if block < self.end.get() {
             // SAFETY: block + size <= end, inside the pool.
-            self.bump.set(unsafe { block.add(self.block_size.get() as usize) });
+            self.bump
+                .set(unsafe { block.add(self.block_size.get() as usize) });
             self.set_used(self.used() + 1);
             block
         } else {
@@ -199,7 +207,12 @@ impl Pool {
             // owner's collection sees this block or this push sees `queued`
             // cleared and queues the pool again. Release alone would allow both
             // to miss.
-            match self.remote.compare_exchange_weak(head, block, Ordering::SeqCst, Ordering::Relaxed) {
+            match self.remote.compare_exchange_weak(
+                head,
+                block,
+                Ordering::SeqCst,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => break,
                 Err(current) => head = current,
             }
@@ -245,7 +258,9 @@ pub struct PoolList {
 
 impl PoolList {
     #[allow(clippy::declare_interior_mutable_const)] // a template for array initialisers
-    pub const EMPTY: PoolList = PoolList { head: Cell::new(ptr::null_mut()) };
+    pub const EMPTY: PoolList = PoolList {
+        head: Cell::new(ptr::null_mut()),
+    };
 
     /// # Safety
     /// `pool` is a valid descriptor on no list.

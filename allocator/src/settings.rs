@@ -23,27 +23,43 @@ pub struct Settings {
 
 impl Settings {
     /// The settings when no variable is set.
-    pub const DEFAULT: Settings = Settings { retain_arenas: 1, huge_pages: false, verbose: false };
+    pub const DEFAULT: Settings = Settings {
+        retain_arenas: 1,
+        huge_pages: false,
+        verbose: false,
+    };
 }
 
 static SETTINGS: OnceLock<Settings> = OnceLock::new();
 
 /// The settings in force (read from the environment on first use).
 pub fn get() -> &'static Settings {
-    SETTINGS.get_or_init(|| from_env(|name| {
-        // SAFETY: name is a valid C string; getenv returns null or a valid one.
-        let value = unsafe { libc::getenv(name.as_ptr()) };
-        // SAFETY: non-null results of getenv are NUL-terminated strings.
-        (!value.is_null()).then(|| unsafe { CStr::from_ptr(value) }.to_bytes())
-    }))
+    SETTINGS.get_or_init(|| {
+        from_env(|name| {
+            // SAFETY: name is a valid C string; getenv returns null or a valid one.
+            let value = unsafe { libc::getenv(name.as_ptr()) };
+            // SAFETY: non-null results of getenv are NUL-terminated strings.
+            (!value.is_null()).then(|| unsafe { CStr::from_ptr(value) }.to_bytes())
+        })
+    })
 }
 
 /// Builds settings from a variable lookup (the environment, or a test's map).
 pub fn from_env<'a>(lookup: impl Fn(&CStr) -> Option<&'a [u8]>) -> Settings {
     let default = Settings::DEFAULT;
     Settings {
-        retain_arenas: parse(&lookup, c"STRATA_RETAIN", default.retain_arenas, parse_count),
-        huge_pages: parse(&lookup, c"STRATA_HUGE_PAGES", default.huge_pages, parse_flag),
+        retain_arenas: parse(
+            &lookup,
+            c"STRATA_RETAIN",
+            default.retain_arenas,
+            parse_count,
+        ),
+        huge_pages: parse(
+            &lookup,
+            c"STRATA_HUGE_PAGES",
+            default.huge_pages,
+            parse_flag,
+        ),
         verbose: parse(&lookup, c"STRATA_VERBOSE", default.verbose, parse_flag),
     }
 }
@@ -93,8 +109,16 @@ mod tests {
     use super::*;
 
     fn settings_with(pairs: &[(&str, &str)]) -> Settings {
-        let pairs: Vec<(String, Vec<u8>)> = pairs.iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())).collect();
-        from_env(|name| pairs.iter().find(|(k, _)| k.as_bytes() == name.to_bytes()).map(|(_, v)| &v[..]))
+        let pairs: Vec<(String, Vec<u8>)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+            .collect();
+        from_env(|name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k.as_bytes() == name.to_bytes())
+                .map(|(_, v)| &v[..])
+        })
     }
 
     #[test]
@@ -104,8 +128,19 @@ mod tests {
 
     #[test]
     fn well_formed_values_are_taken() {
-        let s = settings_with(&[("STRATA_RETAIN", "0"), ("STRATA_HUGE_PAGES", "yes"), ("STRATA_VERBOSE", "1")]);
-        assert_eq!(s, Settings { retain_arenas: 0, huge_pages: true, verbose: true });
+        let s = settings_with(&[
+            ("STRATA_RETAIN", "0"),
+            ("STRATA_HUGE_PAGES", "yes"),
+            ("STRATA_VERBOSE", "1"),
+        ]);
+        assert_eq!(
+            s,
+            Settings {
+                retain_arenas: 0,
+                huge_pages: true,
+                verbose: true
+            }
+        );
     }
 
     #[test]

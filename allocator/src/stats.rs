@@ -114,21 +114,46 @@ impl fmt::Display for Stats {
                 class.block_size, class.pools, class.blocks_in_use, class.blocks_free
             )?;
         }
-        let free_bytes: usize = self.classes.iter().map(|c| c.blocks_free * c.block_size).sum();
+        let free_bytes: usize = self
+            .classes
+            .iter()
+            .map(|c| c.blocks_free * c.block_size)
+            .sum();
         writeln!(f)?;
-        let row = |f: &mut fmt::Formatter<'_>, label: &str, value: usize| writeln!(f, "{label:<40}= {value:>15}");
+        let row = |f: &mut fmt::Formatter<'_>, label: &str, value: usize| {
+            writeln!(f, "{label:<40}= {value:>15}")
+        };
         row(f, "# arenas allocated total", self.arenas.allocated_total)?;
         row(f, "# arenas reclaimed", self.arenas.reclaimed)?;
         row(f, "# arenas highwater mark", self.arenas.highwater)?;
         row(f, "# arenas allocated current", self.arenas.current)?;
-        row(f, &format!("{} arenas * {} bytes/arena", self.arenas.current, ARENA_SIZE), self.arenas.current * ARENA_SIZE)?;
+        row(
+            f,
+            &format!(
+                "{} arenas * {} bytes/arena",
+                self.arenas.current, ARENA_SIZE
+            ),
+            self.arenas.current * ARENA_SIZE,
+        )?;
         writeln!(f)?;
-        row(f, "# bytes in allocated blocks", self.bytes_in_use - self.huge_bytes)?;
+        row(
+            f,
+            "# bytes in allocated blocks",
+            self.bytes_in_use - self.huge_bytes,
+        )?;
         row(f, "# bytes in available blocks", free_bytes)?;
-        row(f, &format!("{} unused pages * {} bytes", self.unused_pages(), PAGE_SIZE), self.unused_pages() * PAGE_SIZE)?;
+        row(
+            f,
+            &format!("{} unused pages * {} bytes", self.unused_pages(), PAGE_SIZE),
+            self.unused_pages() * PAGE_SIZE,
+        )?;
         row(f, "# bytes lost to pool tails", self.pool_tail_waste)?;
         row(f, "# bytes in arena headers", self.header_bytes)?;
-        row(f, &format!("# huge blocks ({})", self.huge_blocks), self.huge_bytes)?;
+        row(
+            f,
+            &format!("# huge blocks ({})", self.huge_blocks),
+            self.huge_bytes,
+        )?;
         row(f, "# pools orphaned by exited threads", self.orphaned_pools)?;
         row(f, "# thread heaps", self.thread_heaps)?;
         row(f, "Total mapped", self.bytes_mapped)

@@ -49,7 +49,9 @@ fn orphans_ptr() -> *mut ThreadHeap {
 }
 
 fn lock_orphans() -> MutexGuard<'static, ()> {
-    ORPHAN_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    ORPHAN_LOCK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Heap storage: heaps are carved from mappings and never unmapped (a stale
@@ -65,11 +67,17 @@ struct HeapStore {
 // SAFETY: the pointers name heap memory shared under the mutex.
 unsafe impl Send for HeapStore {}
 
-static HEAPS: Mutex<HeapStore> =
-    Mutex::new(HeapStore { recycled: ptr::null_mut(), cursor: ptr::null_mut(), end: ptr::null_mut(), live: 0 });
+static HEAPS: Mutex<HeapStore> = Mutex::new(HeapStore {
+    recycled: ptr::null_mut(),
+    cursor: ptr::null_mut(),
+    end: ptr::null_mut(),
+    live: 0,
+});
 
 fn lock_heaps() -> MutexGuard<'static, HeapStore> {
-    HEAPS.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    HEAPS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Heaps are carved from 256 KiB mappings: about a hundred heaps each.
@@ -256,7 +264,12 @@ pub fn adopt_orphan(heap: &ThreadHeap, class: usize) -> *mut Pool {
         ORPHAN_POOLS.fetch_sub(1, Ordering::Relaxed);
         // SAFETY: a live orphaned pool, now on no list; owners change only
         // under the lock we hold.
-        unsafe { (*pool).owner.store(heap as *const ThreadHeap as *mut ThreadHeap, Ordering::Release) };
+        unsafe {
+            (*pool).owner.store(
+                heap as *const ThreadHeap as *mut ThreadHeap,
+                Ordering::Release,
+            )
+        };
     }
     pool
 }

@@ -1,0 +1,134 @@
+//! Threads: cross-thread frees over channels, and blocks that outlive the
+//! short-lived threads that allocated them.
+
+use crossbeam::channel;
+use std::thread;
+
+#[global_allocator]
+static GLOBAL: strata::Strata = strata::Strata;
+
+fn pattern(tag: u64, len: usize) -> Vec<u64> {
+    (0..len as u64)
+        .map(|i| tag.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ i)
+        .collect()
+}
+
+fn check(tag: u64, block: &[u64]) {
+    assert!(
+        block
+            .iter()
+            .enumerate()
+            .all(|(i, &v)| v == tag.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ i as u64),
+        "block {tag} corrupted"
+    );
+}
+
+#[test]
+fn blocks_freed_by_other_threads_keep_their_contents_and_are_reused() {
+    const THREADS: u64 = 4;
+    const PER_THREAD: u64 = 20_000;
+    let (senders, receivers): (Vec<_>, Vec<_>) = (0..THREADS)
+        .map(|_| channel::unbounded::<(u64, Vec<u64>)>())
+        .unzip();
+    let workers: Vec<_> = receivers
+        .into_iter()
+        .enumerate()
+        .map(|(me, inbox)| {
+            let outboxes = senders.clone();
+            thread::spawn(move || {
+                let mut checked = 0u64;
+                for n in 0..PER_THREAD {
+                    let tag = me as u64 * PER_THREAD + n;
+                    let target = (me + 1 + n as usize % (THREADS as usize - 1)) % THREADS as usize;
+                    outboxes[target]
+                        .send((tag, pattern(tag, 1 + (n as usize * 7) % 100)))
+                        .unwrap();
+                    while let Ok((tag, block)) = inbox.try_recv() {
+                        check(tag, &block);
+                        checked += 1;
+                    }
+                }
+                drop(outboxes);
+                (inbox, checked)
+            })
+        })
+        .collect();
+    drop(senders);
+    let mut total = 0;
+    let inboxes: Vec<_> = workers
+        .into_iter()
+        .map(|w| {
+            let (inbox, checked) = w.join().unwrap();
+            total += checked;
+            inbox
+        })
+        .collect();
+    for inbox in inboxes {
+        for (tag, block) in inbox.iter() {
+            check(tag, &block);
+            total += 1;
+        }
+    }
+    assert_eq!(total, THREADS * PER_THREAD);
+}
+
+#[test]
+fn blocks_outliving_their_thread_are_freed_and_their_memory_reused() {
+    let mut survivors = Vec::new();
+    for round in 0..200u64 {
+        let blocks = thread::spawn(move || {
+            (0..200u64)
+                .map(|i| (round * 1000 + i, pattern(round * 1000 + i, 16)))
+                .collect::<Vec<_>>()
+        })
+        .join()
+        .unwrap();
+        survivors.push(blocks);
+        if survivors.len() > 8 {
+            for (tag, block) in survivors.remove(0) {
+                check(tag, &block);
+            }
+        }
+    }
+    for batch in survivors.drain(..) {
+        for (tag, block) in batch {
+            check(tag, &block);
+        }
+    }
+    // Orphaned pools are adopted by threads that need them; after a trim none
+    // is left holding only freed blocks.
+    let _warm: Vec<Vec<u64>> = (0..2000).map(|i| pattern(i, 16)).collect();
+    strata::trim();
+    let stats = strata::stats();
+    let class = stats
+        .classes
+        .iter()
+        .position(|c| c.block_size == 128)
+        .unwrap();
+    assert!(
+        stats.classes[class].pools < 40,
+        "memory of exited threads is reused:\n{stats}"
+    );
+}
+
+#[test]
+fn many_threads_allocate_concurrently_without_losing_blocks() {
+    let workers: Vec<_> = (0..8)
+        .map(|t| {
+            thread::spawn(move || {
+                let mut held: Vec<Vec<u64>> = Vec::new();
+                for i in 0..30_000u64 {
+                    held.push(pattern(t * 1_000_000 + i, (i % 70) as usize));
+                    if i % 3 == 0 {
+                        let victim = held.swap_remove((i as usize * 31) % held.len());
+                        assert!(!victim.is_empty() || victim.capacity() == 0);
+                    }
+                }
+                held.len()
+            })
+        })
+        .collect();
+    for w in workers {
+        assert_eq!(w.join().unwrap(), 20_000);
+    }
+}
