@@ -6,10 +6,11 @@
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Address space reserved (not committed) at the first allocation: 64 GiB,
-/// more than any workload of the suite allocates in total, far less than the
-/// 47-bit user address space. Pages become resident only when touched.
-const RESERVE: usize = 64 << 30;
+/// Address space reserved at the first allocation: 8 GiB, more than the
+/// workloads marked `never_free_fits` allocate in total, and a bound on what
+/// one run can take of a 24 GiB machine (past it, allocation fails and the
+/// run stops). Pages become resident only when touched.
+const RESERVE: usize = 8 << 30;
 
 pub struct Bump;
 

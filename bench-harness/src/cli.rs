@@ -276,7 +276,7 @@ fn plan(common: &Common, jobs: Vec<Job>) -> Plan {
 pub fn default_jobs() -> Result<Vec<Job>, Failure> {
     let mut jobs = Vec::new();
     for w in workloads::WORKLOADS {
-        for a in peers::built_allocators() {
+        for a in peers::built_allocators().filter(|a| w.never_free_fits || a.name != "bump") {
             jobs.push(Job {
                 workload: w.name.into(),
                 allocator: a,
@@ -344,6 +344,12 @@ fn run_command(args: &RunArgs) -> Result<i32, Failure> {
             return Err(usage("give --allocator A[,B..] (see strata-bench list)"));
         }
         for a in &args.allocator {
+            if a == "bump" && !w.never_free_fits {
+                return Err(usage(format!(
+                    "bump never frees: {} would allocate too much",
+                    w.name
+                )));
+            }
             jobs.push(Job {
                 workload: w.name.into(),
                 allocator: allocator(a)?,

@@ -47,6 +47,7 @@ pub fn run<H: GcHeap>(params: &Params, probe: &mut Probe, m: &mut Mutator) -> Re
             last = next;
         }
         H::add_edge(&last, &first);
+        drop((first, last));
         garbage += 4;
         m.op(probe);
         if ring % COLLECT_EVERY == 0 {

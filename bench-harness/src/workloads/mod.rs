@@ -42,6 +42,9 @@ pub struct Workload {
     pub about: &'static str,
     /// Whether `--threads` changes it.
     pub threaded: bool,
+    /// Whether a never-freeing allocator (`bump`) can run it: false when the
+    /// bytes it allocates in total, never reused, would exceed the machine.
+    pub never_free_fits: bool,
     pub run: fn(&Params, &mut Probe),
 }
 
@@ -49,54 +52,63 @@ pub const WORKLOADS: &[Workload] = &[
     Workload {
         name: "small-churn",
         about: "live window of 10,000 blocks; replace a random one with a random size 8-512 B",
+        never_free_fits: true,
         threaded: false,
         run: small_churn::run,
     },
     Workload {
         name: "tree",
         about: "binary trees of depth 14 built and dropped next to a long-lived one",
+        never_free_fits: true,
         threaded: false,
         run: tree::run,
     },
     Workload {
         name: "mixed-sizes",
         about: "live window of 2,000 blocks of log-uniform sizes 8 B-64 KiB",
+        never_free_fits: false,
         threaded: false,
         run: mixed_sizes::run,
     },
     Workload {
         name: "xthread",
         about: "producers allocate, consumers on other threads free",
+        never_free_fits: true,
         threaded: true,
         run: xthread::run,
     },
     Workload {
         name: "larson",
         about: "server-like: threads replace blocks in windows handed from thread to thread",
+        never_free_fits: true,
         threaded: true,
         run: larson::run,
     },
     Workload {
         name: "realloc-grow",
         about: "100 buffers grown by realloc in turn from 8 B to 8-256 KiB",
+        never_free_fits: false,
         threaded: false,
         run: realloc_grow::run,
     },
     Workload {
         name: "fragmentation",
         about: "1M 64-byte blocks, free every other one, then allocate 1M 128-byte blocks",
+        never_free_fits: true,
         threaded: false,
         run: fragmentation::run,
     },
     Workload {
         name: "cpython-mix",
         about: "interpreter-like: small objects 16-512 B, lists grown by realloc, dicts resized",
+        never_free_fits: true,
         threaded: false,
         run: cpython_mix::run,
     },
     Workload {
         name: "large-churn",
         about: "blocks of 5-25 MiB allocated, touched and freed in a loop, 4 live",
+        never_free_fits: false,
         threaded: false,
         run: large_churn::run,
     },
