@@ -186,7 +186,9 @@ pub fn alloc(class: usize) -> *mut u8 {
     // SAFETY: `heap` is this thread's heap (or EMPTY_HEAP) and only this thread
     // touches its lists; its current pools are live pools it owns (or EMPTY_POOL).
     unsafe {
-        let pool = (*heap).classes[class].current.get();
+        debug_assert!(class < NUM_CLASSES);
+        // Class indices come from the size-class tables, always in range.
+        let pool = (*heap).classes.get_unchecked(class).current.get();
         let block = (*pool).free.get();
         if !block.is_null() {
             (*pool).free.set((*block).next);
@@ -297,7 +299,10 @@ pub unsafe fn free(ptr: *mut u8) {
             (*pool).free.set(block);
             let used = (*pool).used() - 1;
             (*pool).set_used(used);
-            if used == 0 || (*pool).state.get() == PoolState::Full {
+            // The current pool stays even when empty; others may need to move
+            // lists (full -> avail) or go back to their arena (empty).
+            let state = (*pool).state.get();
+            if state != PoolState::Current && (used == 0 || state == PoolState::Full) {
                 (*heap).settle(pool);
             }
         } else {
