@@ -22,7 +22,8 @@
 //! it also serves the sizes pymalloc hands to the C library:
 //!
 //! ```text
-//!  +3  object-specific allocators   (per-type free lists: a later layer)
+//!  +3  object-specific allocators   type_cache.rs
+//!        per-thread free lists of one type (CPython's dict free list)
 //!  +2  object allocator             pool.rs, heap.rs, thread.rs
 //!        size classes -> pools of one class -> blocks on free lists,
 //!        one heap of pools per thread
@@ -82,15 +83,18 @@ mod heap;
 mod large;
 mod os;
 mod pool;
+mod purge;
 mod registry;
 pub mod settings;
 mod size_class;
 mod stats;
 mod thread;
+mod type_cache;
 
 pub use arena::{ArenaCounters, ARENA_SIZE, PAGE_SIZE};
 pub use size_class::{MEDIUM_MAX, NUM_CLASSES, SMALL_MAX};
 pub use stats::{stats, ClassStats, Stats};
+pub use type_cache::{TypeCache, TypeCacheStats, MAX_TYPE_CACHES};
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr;
@@ -105,14 +109,14 @@ pub struct Strata;
 fn allocate(size: usize, align: usize) -> *mut u8 {
     match size_class::class_for(size, align) {
         Some(class) => heap::alloc(class),
-        None => allocate_huge(size, align),
+        None => allocate_huge(size, align, false),
     }
 }
 
 #[cold]
 #[inline(never)]
-fn allocate_huge(size: usize, align: usize) -> *mut u8 {
-    large::alloc(size.max(1), align)
+fn allocate_huge(size: usize, align: usize, zeroed: bool) -> *mut u8 {
+    large::alloc(size.max(1), align, zeroed)
 }
 
 // SAFETY: every block returned is at least `layout.size()` bytes, aligned to
@@ -141,8 +145,8 @@ unsafe impl GlobalAlloc for Strata {
                 }
                 block
             }
-            // Fresh mappings read as zero.
-            None => allocate_huge(layout.size(), layout.align()),
+            // Fresh mappings read as zero; reused ones are cleared.
+            None => allocate_huge(layout.size(), layout.align(), true),
         }
     }
 
@@ -189,12 +193,25 @@ fn fits_in_place(usable: usize, new_size: usize, align: usize) -> bool {
     usable - new_size < os::OS_PAGE
 }
 
-/// Gives memory back to the OS now: collects blocks other threads freed into
-/// pools of exited threads, returns the pools that are empty, and unmaps the
-/// spare arena (like `malloc_trim(0)`).
+/// Gives memory back to the OS now, like `malloc_trim(0)` or `mi_collect`:
+/// the free pages inside the calling thread's pools, the pools of exited
+/// threads that emptied, every free arena page, and the spare arenas.
+/// Other threads' pools are purged by those threads themselves, after the
+/// purge delay (`STRATA_PURGE_DELAY_MS`), without any call.
 pub fn trim() {
+    let heap = thread::current();
+    if !core::ptr::eq(heap, &heap::EMPTY_HEAP) {
+        // SAFETY: this thread's own heap.
+        unsafe {
+            for slot in &(*heap).type_slots {
+                slot.flush();
+            }
+            (*heap).purge_all();
+        }
+    }
     thread::trim_orphans();
-    arena::release_spare();
+    arena::trim();
+    large::trim();
 }
 
 /// Low-level entry points for the C API: sizes and alignments without a `Layout`.
