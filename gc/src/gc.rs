@@ -2,7 +2,6 @@
 
 use std::alloc::Layout;
 use std::any::TypeId;
-use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Deref;
@@ -38,12 +37,8 @@ pub(crate) const fn layout_of<T>(tracked: bool) -> (Layout, usize) {
         return (boxed, 0);
     }
     // The box starts at a multiple of its alignment with GcLinks right
-    // before it; GcLinks' size (32) is a multiple of its own alignment.
-    let offset = if boxed.align() > LINKS_SIZE {
-        boxed.align()
-    } else {
-        LINKS_SIZE
-    };
+    // before it; GcLinks' size (24) is a multiple of its own alignment.
+    let offset = (LINKS_SIZE + boxed.align() - 1) & !(boxed.align() - 1);
     let align = if boxed.align() > 8 { boxed.align() } else { 8 };
     match Layout::from_size_align(offset + boxed.size(), align) {
         Ok(layout) => (layout, offset),
@@ -103,14 +98,18 @@ unsafe fn deallocate_erased<T>(links: *const GcLinks) {
 }
 
 impl<T: Trace + 'static> Gc<T> {
-    /// Moves `value` into a new object. Types that may hold a `Gc` are
-    /// tracked, and allocating one may run an automatic collection first.
+    /// Moves `value` into a new object. Objects that may take part in a
+    /// cycle are tracked (see [`Trace::REFERENCES_FIXED`]), and allocating
+    /// one may run an automatic collection first.
     #[inline]
     pub fn new(value: T) -> Gc<T> {
         let (layout, offset) = const { layout_of::<T>(T::MAY_CONTAIN_GC) };
         if T::MAY_CONTAIN_GC {
             let state = state::state();
-            state::note_allocation(state);
+            let track = !T::REFERENCES_FIXED || reaches_tracked(&value);
+            if track {
+                state::note_allocation(state);
+            }
             // SAFETY: the layout is never zero-sized (it holds a header).
             let base = unsafe { memory::allocate(layout) };
             // SAFETY: `base` is fresh memory of `layout`, with room for the
@@ -120,14 +119,15 @@ impl<T: Trace + 'static> Gc<T> {
                 let links = base.add(offset - LINKS_SIZE).cast::<GcLinks>();
                 links.write(GcLinks {
                     node: ListNode::new(),
-                    gc_refs: Cell::new(0),
                     vtable: &VTableOf::<T>::VTABLE,
                 });
                 boxed.write(GcBox {
                     header: BoxHeader::new(),
                     value,
                 });
-                state::track(state, links);
+                if track {
+                    state::track(state, links);
+                }
                 Gc::from_box(NonNull::new_unchecked(boxed))
             }
         } else {
@@ -185,7 +185,7 @@ impl<T: Trace + 'static> Gc<T> {
     /// Number of `Gc` handles to this object.
     #[inline]
     pub fn strong_count(this: &Self) -> usize {
-        this.header().strong.get()
+        this.header().strong.get() as usize
     }
 
     /// Number of `Weak` handles to this object.
@@ -259,6 +259,19 @@ impl<T: Trace + 'static> Gc<T> {
             Gc::from_box(NonNull::new_unchecked(boxed))
         }
     }
+}
+
+/// Whether `value` owns a handle to a tracked object (see
+/// [`Trace::REFERENCES_FIXED`]).
+#[inline]
+fn reaches_tracked<T: Trace>(value: &T) -> bool {
+    let mut found = false;
+    let mut check = |links: *const GcLinks| {
+        // SAFETY: the visitor is only handed links of live objects.
+        found |= unsafe { crate::header::header_of(links) }.has(flags::LINKED);
+    };
+    value.trace(&mut Visitor::call(&mut check));
+    found
 }
 
 /// Frees the memory of a box whose value is dropped or moved out.
@@ -357,6 +370,7 @@ fn dropped_value_accessed() -> ! {
 // exact. Untracked targets take no part in collections and are not reported.
 unsafe impl<T: Trace + 'static> Trace for Gc<T> {
     const MAY_CONTAIN_GC: bool = true;
+    const REFERENCES_FIXED: bool = true;
     #[inline]
     fn trace(&self, visitor: &mut Visitor<'_>) {
         if let Some(links) = self.links() {

@@ -5,11 +5,10 @@
 //! ```text
 //!  tracked object (T may hold a Gc)          untracked object (T holds none)
 //!  +------------------------------+
-//!  | GcLinks: next, prev          |  <- generation list (CPython's PyGC_Head)
-//!  |          gc_refs, vtable     |
+//!  | GcLinks: next, prev, vtable  |  <- generation list (CPython's PyGC_Head)
 //!  +------------------------------+          +------------------------------+
 //!  | BoxHeader: strong, weak,     |  <- Gc   | BoxHeader: strong, weak,     |  <- Gc
-//!  |            flags             |          |            flags             |
+//!  |            flags, gc_refs    |          |            flags, gc_refs    |
 //!  +------------------------------+          +------------------------------+
 //!  | value: T                     |          | value: T                     |
 //!  +------------------------------+          +------------------------------+
@@ -61,9 +60,6 @@ impl ListNode {
 #[repr(C)]
 pub(crate) struct GcLinks {
     pub node: ListNode,
-    /// CPython's `gc_refs`: during a collection, the strong count minus the
-    /// references found inside the collected set.
-    pub gc_refs: Cell<isize>,
     pub vtable: &'static VTable,
 }
 
@@ -72,10 +68,17 @@ pub(crate) const LINKS_SIZE: usize = std::mem::size_of::<GcLinks>();
 
 /// The counts every object carries, right before its value.
 #[repr(C)]
+///
+/// Counts are 32 bits so that the header stays 16 bytes with `gc_refs` in
+/// it; 4 billion handles to one object abort the process (as `Rc` does at
+/// its own limit) instead of overflowing.
 pub(crate) struct BoxHeader {
-    pub strong: Cell<usize>,
+    pub strong: Cell<u32>,
     pub weak: Cell<u32>,
     pub flags: Cell<u32>,
+    /// CPython's `gc_refs`: during a collection, the strong count minus the
+    /// references found inside the collected set.
+    pub gc_refs: Cell<u32>,
 }
 
 impl BoxHeader {
@@ -84,6 +87,7 @@ impl BoxHeader {
             strong: Cell::new(1),
             weak: Cell::new(0),
             flags: Cell::new(0),
+            gc_refs: Cell::new(0),
         }
     }
     #[inline]
@@ -102,7 +106,7 @@ impl BoxHeader {
     pub fn increment_strong(&self) {
         let count = self.strong.get();
         // Like Rc: an overflow can only come from leaking handles on purpose.
-        if count == usize::MAX {
+        if count == u32::MAX {
             std::process::abort();
         }
         self.strong.set(count + 1);

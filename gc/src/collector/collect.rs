@@ -147,10 +147,16 @@ fn collect_main(state: &State, generation: usize, first_panic: &mut Option<Panic
     }
     // SAFETY: as above; the held references keep the members alive.
     unsafe {
-        finalize_garbage(&unreachable, first_panic);
+        let finalized = finalize_garbage(&unreachable, first_panic);
         let garbage = ListNode::new();
         list::init(&garbage);
-        handle_resurrected(&unreachable, &garbage, old);
+        if finalized > 0 {
+            handle_resurrected(&unreachable, &garbage, old);
+        } else {
+            // No user code ran since the unreachable set was computed, so
+            // nothing can have been resurrected.
+            list::merge(&unreachable, &garbage);
+        }
         let collected = list::len(&garbage);
         if state.debug.get() & DEBUG_SAVEALL != 0 {
             save_garbage(&garbage, old);
@@ -166,7 +172,7 @@ fn collect_main(state: &State, generation: usize, first_panic: &mut Option<Panic
 ///
 /// # Safety
 /// `young` is a well-formed list of live tracked objects with live values.
-unsafe fn deduce_unreachable(young: &ListNode, unreachable: &ListNode, held: usize) {
+unsafe fn deduce_unreachable(young: &ListNode, unreachable: &ListNode, held: u32) {
     // SAFETY: forwarded from the caller.
     unsafe {
         update_refs(young, held);
@@ -177,14 +183,13 @@ unsafe fn deduce_unreachable(young: &ListNode, unreachable: &ListNode, held: usi
 
 /// # Safety
 /// As [`deduce_unreachable`].
-unsafe fn update_refs(young: &ListNode, held: usize) {
+unsafe fn update_refs(young: &ListNode, held: u32) {
     // SAFETY: members are live tracked objects.
     unsafe {
         list::for_each(young, |links| {
             let header = header_of(links);
             debug_assert!(!header.has(flags::DROPPED));
-            let refs = header.strong.get() - held;
-            (*links).gc_refs.set(refs as isize);
+            header.gc_refs.set(header.strong.get() - held);
             header.set(flags::COLLECTING);
         });
     }
@@ -209,7 +214,7 @@ unsafe fn move_unreachable(young: &ListNode, unreachable: &ListNode) {
         // at young's tail, which the walk then reaches.
         unsafe {
             let header = header_of(links);
-            if (*links).gc_refs.get() > 0 {
+            if header.gc_refs.get() > 0 {
                 let mut visitor = Visitor::mark_reachable(young);
                 ((*links).vtable.trace)(links, &mut visitor);
                 header.clear(flags::COLLECTING);
@@ -240,9 +245,12 @@ fn guarded(first_panic: &mut Option<Panic>, f: impl FnOnce()) {
     }
 }
 
+/// Runs the finalizers not run yet; returns how many ran.
+///
 /// # Safety
 /// `unreachable` is a list of live objects the collector holds.
-unsafe fn finalize_garbage(unreachable: &ListNode, first_panic: &mut Option<Panic>) {
+unsafe fn finalize_garbage(unreachable: &ListNode, first_panic: &mut Option<Panic>) -> usize {
+    let mut finalized = 0;
     // SAFETY: the held references keep every member, and the list links,
     // intact while finalizers run.
     unsafe {
@@ -251,11 +259,13 @@ unsafe fn finalize_garbage(unreachable: &ListNode, first_panic: &mut Option<Pani
             if let Some(finalize) = (*links).vtable.finalize {
                 if !header.has(flags::FINALIZED) {
                     header.set(flags::FINALIZED);
+                    finalized += 1;
                     guarded(first_panic, || finalize(links));
                 }
             }
         });
     }
+    finalized
 }
 
 /// Moves what is still unreachable to `garbage`; what a finalizer made

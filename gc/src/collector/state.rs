@@ -180,8 +180,8 @@ pub(crate) unsafe fn untrack(state: &State, links: *const GcLinks) {
         if header.has(flags::LINKED) {
             list::unlink(links as *mut ListNode);
             header.clear(flags::LINKED);
+            let young = &state.generations[0];
+            young.count.set(young.count.get().saturating_sub(1));
         }
     }
-    let young = &state.generations[0];
-    young.count.set(young.count.get().saturating_sub(1));
 }
