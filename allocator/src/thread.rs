@@ -142,11 +142,28 @@ pub fn init_current() -> *mut ThreadHeap {
     // SAFETY: the heap is ours now.
     unsafe { (*heap).process_remote_queue(false) };
     HEAP.with(|cell| cell.set(heap));
+    register_exit_report();
     if let Some(key) = exit_key() {
         // SAFETY: a key we created; the value is only read by our destructor.
         unsafe { libc::pthread_setspecific(key, heap.cast()) };
     }
     heap
+}
+
+/// With `STRATA_SHOW_STATS=1`, prints the statistics table when the process
+/// exits. Registered from the first heap's set-up, where no lock is held, so
+/// an `atexit` that allocates cannot deadlock.
+fn register_exit_report() {
+    static REGISTERED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if crate::settings::get().show_stats && !REGISTERED.swap(true, Ordering::Relaxed) {
+        // SAFETY: registering a plain extern "C" function.
+        unsafe { libc::atexit(print_stats_at_exit) };
+    }
+}
+
+extern "C" fn print_stats_at_exit() {
+    use std::io::Write;
+    let _ = write!(std::io::stderr(), "{}", crate::stats());
 }
 
 extern "C" fn on_thread_exit(value: *mut libc::c_void) {

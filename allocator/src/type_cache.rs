@@ -183,8 +183,9 @@ impl<T, const N: usize> TypeCache<T, N> {
             let layout = core::alloc::Layout::new::<T>();
             return crate::raw::alloc(layout.size().max(1), layout.align()).cast();
         };
+        let index = self.index();
         let heap = thread::current();
-        if let (Some(index), false) = (self.index(), ptr::eq(heap, &EMPTY_HEAP)) {
+        if let (Some(index), false) = (index, ptr::eq(heap, &EMPTY_HEAP)) {
             let slot = Self::slot_of(heap, index);
             let block = slot.head.get();
             if !block.is_null() {
@@ -194,9 +195,14 @@ impl<T, const N: usize> TypeCache<T, N> {
                 TypeSlot::bump(&slot.hits);
                 return block.cast();
             }
-            TypeSlot::bump(&slot.misses);
         }
-        heap::alloc(class).cast()
+        let block = heap::alloc(class);
+        // The thread has a heap now, even if it had none before.
+        let heap = thread::current();
+        if let (Some(index), false) = (index, ptr::eq(heap, &EMPTY_HEAP)) {
+            TypeSlot::bump(&Self::slot_of(heap, index).misses);
+        }
+        block.cast()
     }
 
     /// Returns a block to the cache (or to its pool when the cache is full).
