@@ -79,11 +79,16 @@ fn bars(
             .map(|r| pick(&r))
             .filter(|v| v.is_finite())
     };
-    let top = workloads
+    let values: Vec<f64> = workloads
         .iter()
         .flat_map(|w| peers.iter().filter_map(move |p| value(w, p)))
-        .fold(1.0f64, f64::max)
-        * 1.1;
+        .filter(|v| *v > 0.0)
+        .collect();
+    // A log scale around 1.0 shows 0.5x and 2x as equally far from the
+    // baseline, and keeps a 300x outlier (bump's memory) from flattening
+    // every other bar.
+    let top = values.iter().copied().fold(1.0f64, f64::max) * 1.3;
+    let bottom = values.iter().copied().fold(1.0f64, f64::min) / 1.3;
     let width = 160 + 90 * workloads.len() as u32;
     let root = SVGBackend::new(path, (width.max(700), 480)).into_drawing_area();
     root.fill(&WHITE)?;
@@ -92,10 +97,11 @@ fn bars(
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(50)
-        .build_cartesian_2d(0f64..workloads.len() as f64, 0f64..top)?;
+        .build_cartesian_2d(0f64..workloads.len() as f64, (bottom..top).log_scale())?;
     chart
         .configure_mesh()
         .disable_x_mesh()
+        .y_label_formatter(&|y| format!("{y:.2}x"))
         .x_labels(workloads.len() * 2 + 1)
         .x_label_formatter(&|x| {
             let i = x.floor() as usize;
