@@ -77,6 +77,11 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 mod arena;
 mod check;
 mod heap;
