@@ -42,6 +42,8 @@ pub struct ThreadHeap {
     next_purge_check: Cell<u64>,
     /// Per-type caches (layer +3), indexed by cache.
     pub type_slots: [crate::type_cache::TypeSlot; crate::type_cache::MAX_TYPE_CACHES],
+    /// Per-class caches (layer +3, `ClassCache`), indexed by size class.
+    pub class_cache: [crate::type_cache::ClassList; NUM_CLASSES],
     /// Link in the list of every heap ever made (heaps are never unmapped).
     pub all_next: Cell<*mut ThreadHeap>,
 }
@@ -79,6 +81,7 @@ impl ThreadHeap {
             candidates_tail: Cell::new(ptr::null_mut()),
             next_purge_check: Cell::new(0),
             type_slots: [crate::type_cache::TypeSlot::EMPTY; crate::type_cache::MAX_TYPE_CACHES],
+            class_cache: [crate::type_cache::ClassList::EMPTY; NUM_CLASSES],
             all_next: Cell::new(ptr::null_mut()),
         }
     }

@@ -99,7 +99,7 @@ mod type_cache;
 pub use arena::{ArenaCounters, ARENA_SIZE, PAGE_SIZE};
 pub use size_class::{MEDIUM_MAX, NUM_CLASSES, SMALL_MAX};
 pub use stats::{stats, ClassStats, Stats};
-pub use type_cache::{TypeCache, TypeCacheStats, MAX_TYPE_CACHES};
+pub use type_cache::{ClassCache, TypeCache, TypeCacheStats, MAX_TYPE_CACHES};
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr;
@@ -208,9 +208,7 @@ pub fn trim() {
     if !core::ptr::eq(heap, &heap::EMPTY_HEAP) {
         // SAFETY: this thread's own heap.
         unsafe {
-            for slot in &(*heap).type_slots {
-                slot.flush();
-            }
+            type_cache::flush_all(&*heap);
             (*heap).purge_all();
         }
     }

@@ -261,11 +261,147 @@ impl<T, const N: usize> TypeCache<T, N> {
     }
 }
 
+/// A per-thread, bounded free list for every size class, for code that
+/// allocates many types through one path (a garbage collector's objects,
+/// generic over the object type, cannot name a `static` per type). Blocks are
+/// cached by the size class of their `Layout`; all `ClassCache`s of a program
+/// share the lists, each bounding them by its own `N`.
+///
+/// ```
+/// use std::alloc::Layout;
+/// static OBJECTS: strata::ClassCache<64> = strata::ClassCache::new("objects");
+///
+/// let layout = Layout::new::<[u64; 3]>();
+/// let p = OBJECTS.alloc(layout);
+/// assert!(!p.is_null());
+/// // SAFETY: `p` came from `alloc(layout)` and is not used any more.
+/// unsafe { OBJECTS.free(p, layout) };
+/// assert_eq!(OBJECTS.alloc(layout), p); // served from the cache
+/// # unsafe { OBJECTS.free(p, layout) };
+/// ```
+pub struct ClassCache<const N: usize> {
+    /// Registration and counters, shared with the type caches' machinery.
+    counters: TypeCache<u8, 0>,
+}
+
+impl<const N: usize> ClassCache<N> {
+    /// A cache named `name` (shown by `strata::stats()`).
+    pub const fn new(name: &'static str) -> Self {
+        ClassCache {
+            counters: TypeCache::new(name),
+        }
+    }
+
+    /// A block for `layout`, or null when out of memory.
+    #[inline]
+    pub fn alloc(&self, layout: core::alloc::Layout) -> *mut u8 {
+        let Some(class) = size_class::class_for(layout.size().max(1), layout.align()) else {
+            return crate::raw::alloc(layout.size(), layout.align());
+        };
+        let index = self.counters.index();
+        let heap = thread::current();
+        if !ptr::eq(heap, &EMPTY_HEAP) {
+            // SAFETY: this thread's heap.
+            let list = unsafe { &(*heap).class_cache[class] };
+            let block = list.head.get();
+            if !block.is_null() {
+                // SAFETY: cached blocks are free strata blocks linked by their first word.
+                list.head.set(unsafe { (*block).next });
+                list.len.set(list.len.get() - 1);
+                if let Some(index) = index {
+                    TypeSlot::bump(&TypeCache::<u8, 0>::slot_of(heap, index).hits);
+                }
+                return block.cast();
+            }
+        }
+        let block = heap::alloc(class);
+        let heap = thread::current();
+        if let (Some(index), false) = (index, ptr::eq(heap, &EMPTY_HEAP)) {
+            TypeSlot::bump(&TypeCache::<u8, 0>::slot_of(heap, index).misses);
+        }
+        block
+    }
+
+    /// Returns a block to the cache, or to its pool when the cache is full.
+    ///
+    /// # Safety
+    /// `ptr` came from `alloc(layout)` of a `ClassCache` with this `layout`,
+    /// and is not used any more.
+    #[inline]
+    pub unsafe fn free(&self, ptr: *mut u8, layout: core::alloc::Layout) {
+        let heap = thread::current();
+        if let (Some(class), false) = (
+            size_class::class_for(layout.size().max(1), layout.align()),
+            ptr::eq(heap, &EMPTY_HEAP),
+        ) {
+            // SAFETY: this thread's heap.
+            let list = unsafe { &(*heap).class_cache[class] };
+            if list.len.get() < N {
+                let block = ptr.cast::<Block>();
+                // SAFETY: the caller hands over a dead block of at least 8 bytes.
+                unsafe { (*block).next = list.head.get() };
+                list.head.set(block);
+                list.len.set(list.len.get() + 1);
+                return;
+            }
+            if let Some(index) = self.counters.index() {
+                TypeSlot::bump(&TypeCache::<u8, 0>::slot_of(heap, index).overflows);
+            }
+        }
+        // SAFETY: a live strata block the caller gives up.
+        unsafe { crate::raw::free(ptr) }
+    }
+
+    /// This cache's counters over all threads.
+    pub fn stats(&self) -> TypeCacheStats {
+        self.counters.stats()
+    }
+}
+
+/// One size class's cached blocks in one heap (see [`ClassCache`]).
+pub struct ClassList {
+    head: Cell<*mut Block>,
+    len: Cell<usize>,
+}
+
+impl ClassList {
+    #[allow(clippy::declare_interior_mutable_const)] // a template for array initialisers
+    pub const EMPTY: ClassList = ClassList {
+        head: Cell::new(ptr::null_mut()),
+        len: Cell::new(0),
+    };
+
+    /// Owner only: returns every cached block to its pool.
+    pub fn flush(&self) {
+        let mut block = self.head.replace(ptr::null_mut());
+        self.len.set(0);
+        while !block.is_null() {
+            // SAFETY: cached blocks are live strata blocks owned by the cache.
+            unsafe {
+                let next = (*block).next;
+                heap::free(block.cast());
+                block = next;
+            }
+        }
+    }
+}
+
+/// Owner only: returns every block cached by this heap's type and class
+/// caches to the pools.
+pub fn flush_all(heap: &ThreadHeap) {
+    for slot in &heap.type_slots {
+        slot.flush();
+    }
+    for list in &heap.class_cache {
+        list.flush();
+    }
+}
+
 /// A dying thread's slots: blocks back to the pools, counters kept.
 pub fn retire(heap: &ThreadHeap) {
+    flush_all(heap);
     let mut registry = registry();
     for (index, slot) in heap.type_slots.iter().enumerate() {
-        slot.flush();
         let totals = &mut registry.retired[index];
         totals.0 += slot.hits.swap(0, Ordering::Relaxed);
         totals.1 += slot.misses.swap(0, Ordering::Relaxed);
