@@ -65,9 +65,23 @@
 //! ## Where things live
 //!
 //! `lib.rs` (this file) is the `GlobalAlloc` front: it picks class or huge
-//! block and calls `heap.rs`. `stats.rs` builds [`stats()`]; `settings.rs`
-//! reads `STRATA_*` variables; `check.rs` holds the misuse checks of debug
-//! builds (double free, foreign pointers).
+//! block and calls `heap.rs`. `purge.rs` gives back the free pages inside
+//! sparse pools; `type_cache.rs` holds [`TypeCache`] and [`ClassCache`];
+//! `stats.rs` builds [`stats()`]; `settings.rs` reads `STRATA_*` variables;
+//! `check.rs` holds the misuse checks of debug builds (double free, foreign
+//! pointers); [`trim()`] gives memory back at once.
+//!
+//! ## Giving memory back
+//!
+//! * **Purge delay** (`STRATA_PURGE_DELAY_MS`, 10 ms): free pages stay
+//!   resident that long, so a program that frees and reallocates reuses them,
+//!   then go back to the OS with `madvise`.
+//! * **Empty pools** return to their arena at once; **empty arenas** are
+//!   unmapped (`STRATA_RETAIN` are kept, purged).
+//! * **Sparse pools** (a quarter full or less for the purge delay) give back
+//!   the 4 KiB pages no live block touches; see `purge.rs`.
+//! * **Huge mappings** freed are cached briefly for reuse, which spares a
+//!   program that churns multi-megabyte blocks a page fault per page.
 //!
 //! ## Guarantees
 //!
