@@ -57,7 +57,8 @@ impl<T: Trace + 'static> VTableOf<T> {
             None
         },
         drop_value: drop_value_erased::<T>,
-        deallocate: deallocate_erased::<T>,
+        release: destroy::release_as::<T>,
+        destroy: destroy::destroy_as::<T>,
         type_name: std::any::type_name::<T>,
         type_id: TypeId::of::<T>,
     };
@@ -88,13 +89,6 @@ unsafe fn drop_value_erased<T>(links: *const GcLinks) {
     // SAFETY: the caller drops each value once, having set DROPPED so that
     // nothing reads it afterwards.
     unsafe { ptr::drop_in_place(ptr::addr_of_mut!((*box_of::<T>(links)).value)) }
-}
-
-unsafe fn deallocate_erased<T>(links: *const GcLinks) {
-    let (layout, offset) = layout_of::<T>(true);
-    // SAFETY: the allocation starts `offset` bytes before the box, and was
-    // made with this layout by Gc::new.
-    unsafe { memory::deallocate(box_of::<T>(links).cast::<u8>().sub(offset), layout) }
 }
 
 impl<T: Trace + 'static> Gc<T> {
@@ -315,7 +309,9 @@ impl<T: Trace + 'static> Drop for Gc<T> {
 unsafe fn drop_last<T: Trace + 'static>(ptr: NonNull<GcBox<T>>) {
     if T::MAY_CONTAIN_GC {
         // SAFETY: tracked objects have links; the caller's precondition.
-        unsafe { destroy::release(crate::header::links_of(ptr.as_ptr().cast::<BoxHeader>())) }
+        unsafe {
+            destroy::release_as::<T>(crate::header::links_of(ptr.as_ptr().cast::<BoxHeader>()))
+        }
     } else {
         // SAFETY: untracked values cannot be in cycles, so a zero count
         // means nobody reads the value again; DROPPED is only set by

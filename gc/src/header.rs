@@ -136,8 +136,10 @@ pub(crate) struct VTable {
     pub finalize: Option<unsafe fn(*const GcLinks)>,
     /// Drops the value in place (memory stays).
     pub drop_value: unsafe fn(*const GcLinks),
-    /// Returns the memory of the whole object.
-    pub deallocate: unsafe fn(*const GcLinks),
+    /// What to do when the strong count reaches zero (`destroy::release_as`).
+    pub release: unsafe fn(*const GcLinks),
+    /// Drops and frees an unlinked object (`destroy::destroy_as`).
+    pub destroy: unsafe fn(&crate::collector::state::State, *const GcLinks),
     pub type_name: fn() -> &'static str,
     pub type_id: fn() -> std::any::TypeId,
 }

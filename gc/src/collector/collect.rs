@@ -133,32 +133,45 @@ fn collect_main(state: &State, generation: usize, first_panic: &mut Option<Panic
 
     // From here on user code runs (finalizers, drops): hold a strong
     // reference on every unreachable object so that none is freed under us.
+    // In the same pass: weak references are cleared, and, when the batch
+    // will go straight to deletion, every value is marked dropped before
+    // any drop runs (see delete_garbage).
+    let debug = state.debug.get();
+    let save_all = debug & DEBUG_SAVEALL != 0;
+    let mut unfinalized = 0usize;
     // SAFETY: members of the unreachable list are live tracked objects.
     unsafe {
         list::for_each(&unreachable, |links| {
             let header = header_of(links);
             header.increment_strong();
-            header.set(flags::WEAK_CLEARED);
-            if state.debug.get() & DEBUG_COLLECTABLE != 0 {
+            let pending = (*links).vtable.finalize.is_some() && !header.has(flags::FINALIZED);
+            unfinalized += usize::from(pending);
+            let mark = if save_all { 0 } else { flags::DROPPED };
+            header.set(flags::WEAK_CLEARED | mark);
+            if debug & DEBUG_COLLECTABLE != 0 {
                 let name = ((*links).vtable.type_name)();
                 eprintln!("gc: collectable <{name} {links:p}>");
             }
         });
     }
+    let garbage = ListNode::new();
+    list::init(&garbage);
     // SAFETY: as above; the held references keep the members alive.
     unsafe {
-        let finalized = finalize_garbage(&unreachable, first_panic);
-        let garbage = ListNode::new();
-        list::init(&garbage);
-        if finalized > 0 {
+        if unfinalized > 0 {
+            list::for_each(&unreachable, |links| header_of(links).clear(flags::DROPPED));
+            finalize_garbage(&unreachable, first_panic);
             handle_resurrected(&unreachable, &garbage, old);
+            if !save_all {
+                list::for_each(&garbage, |links| header_of(links).set(flags::DROPPED));
+            }
         } else {
             // No user code ran since the unreachable set was computed, so
             // nothing can have been resurrected.
             list::merge(&unreachable, &garbage);
         }
         let collected = list::len(&garbage);
-        if state.debug.get() & DEBUG_SAVEALL != 0 {
+        if save_all {
             save_garbage(&garbage, old);
         } else {
             delete_garbage(&garbage, first_panic);
@@ -302,17 +315,17 @@ unsafe fn save_garbage(garbage: &ListNode, old: &ListNode) {
     }
 }
 
-/// Phase 9: marks every value dropped, drops them all, then releases the
-/// memory of those no handle points to any more.
+/// Phase 9: drops every value, then releases the memory of those no handle
+/// points to any more.
 ///
 /// # Safety
-/// `garbage` is a list of live objects the collector holds.
+/// `garbage` is a list of live objects the collector holds, all marked
+/// DROPPED already, so that a Drop reading a Gc to another member panics
+/// instead of reading a dropped value.
 unsafe fn delete_garbage(garbage: &ListNode, first_panic: &mut Option<Panic>) {
     // SAFETY: the held references keep every member's memory live until
-    // `release_holds`; DROPPED is set on all before any drop runs, so a Drop
-    // reading a Gc to another member panics instead of reading a dropped value.
+    // `release_holds`.
     unsafe {
-        list::for_each(garbage, |links| header_of(links).set(flags::DROPPED));
         list::for_each(garbage, |links| {
             guarded(first_panic, || ((*links).vtable.drop_value)(links));
         });

@@ -10,9 +10,13 @@
 //! destruction empties that list in a loop. Stack use is bounded by the depth
 //! limit times the frame size of one destruction.
 
+use std::ptr::NonNull;
+
 use crate::collector::state::{state, untrack, State};
-use crate::header::{flags, header_of, GcLinks, ListNode};
+use crate::gc::deallocate_box;
+use crate::header::{flags, header_of, GcBox, GcLinks, ListNode, LINKS_SIZE};
 use crate::list;
+use crate::trace::Trace;
 
 /// Nested destructions allowed before deferring. CPython unwinds at 50
 /// levels; a level here costs a few hundred bytes of stack for typical
@@ -20,14 +24,23 @@ use crate::list;
 pub(crate) const TRASHCAN_DEPTH: usize = 50;
 
 /// Called when the strong count of the tracked object at `links` has just
-/// reached zero.
+/// reached zero (type-erased: goes through the object's type table).
 ///
 /// # Safety
-/// `links` belongs to a tracked object with strong count 0 that no
-/// collection is currently holding.
-#[cold]
-#[inline(never)]
+/// As [`release_as`].
+#[inline]
 pub(crate) unsafe fn release(links: *const GcLinks) {
+    // SAFETY: forwarded from the caller; the table is the object's own.
+    unsafe { ((*links).vtable.release)(links) }
+}
+
+/// Called when the strong count of the tracked object of type `T` at
+/// `links` has just reached zero.
+///
+/// # Safety
+/// `links` belongs to a tracked object of type `T` with strong count 0 that
+/// no collection is currently holding.
+pub(crate) unsafe fn release_as<T: Trace + 'static>(links: *const GcLinks) {
     // SAFETY: the caller guarantees the object's memory is live.
     let header = unsafe { header_of(links) };
     debug_assert_eq!(header.strong.get(), 0);
@@ -35,25 +48,21 @@ pub(crate) unsafe fn release(links: *const GcLinks) {
         // A handle to an object whose value a collection already dropped.
         if header.weak.get() == 0 {
             // SAFETY: no handle of any kind is left.
-            unsafe { ((*links).vtable.deallocate)(links) };
+            unsafe { deallocate_as::<T>(links) };
         }
         return;
     }
-    // SAFETY: the memory is live (above).
-    let vtable = unsafe { (*links).vtable };
-    if let Some(finalize) = vtable.finalize {
-        if !header.has(flags::FINALIZED) {
-            header.set(flags::FINALIZED);
-            // PEP 442: the finalizer sees a live object; if it stores a new
-            // handle somewhere, the object is resurrected and stays.
-            header.strong.set(1);
-            // SAFETY: the value is live and not dropped.
-            unsafe { finalize(links) };
-            let count = header.strong.get() - 1;
-            header.strong.set(count);
-            if count > 0 {
-                return;
-            }
+    if T::FINALIZE && !header.has(flags::FINALIZED) {
+        header.set(flags::FINALIZED);
+        // PEP 442: the finalizer sees a live object; if it stores a new
+        // handle somewhere, the object is resurrected and stays.
+        header.strong.set(1);
+        // SAFETY: the value is live and not dropped.
+        unsafe { (*value_of::<T>(links)).run_finalizer() };
+        let count = header.strong.get() - 1;
+        header.strong.set(count);
+        if count > 0 {
+            return;
         }
     }
     let state = state();
@@ -65,17 +74,42 @@ pub(crate) unsafe fn release(links: *const GcLinks) {
         return;
     }
     // SAFETY: as above.
-    unsafe { destroy(state, links) };
+    unsafe { destroy_as::<T>(state, links) };
     if state.destroy_depth.get() == 0 {
         drain_deferred(state);
     }
 }
 
+/// The value of the tracked object of type `T` at `links`.
+#[inline]
+fn value_of<T>(links: *const GcLinks) -> *mut T {
+    let boxed = links
+        .cast::<u8>()
+        .wrapping_add(LINKS_SIZE)
+        .cast::<GcBox<T>>()
+        .cast_mut();
+    // SAFETY: only computes an address inside the same allocation.
+    unsafe { std::ptr::addr_of_mut!((*boxed).value) }
+}
+
+/// # Safety
+/// `links` belongs to a tracked `T` with no handle left and no live value.
+#[inline]
+unsafe fn deallocate_as<T: Trace + 'static>(links: *const GcLinks) {
+    let boxed = links
+        .cast::<u8>()
+        .wrapping_add(LINKS_SIZE)
+        .cast::<GcBox<T>>()
+        .cast_mut();
+    // SAFETY: forwarded from the caller; the box is non-null.
+    unsafe { deallocate_box::<T>(NonNull::new_unchecked(boxed)) }
+}
+
 /// Drops the value and frees the memory (unless weak handles remain).
 ///
 /// # Safety
-/// The object is unlinked, has strong count 0 and a live value.
-unsafe fn destroy(state: &State, links: *const GcLinks) {
+/// The object is a `T`, unlinked, with strong count 0 and a live value.
+pub(crate) unsafe fn destroy_as<T: Trace + 'static>(state: &State, links: *const GcLinks) {
     struct Depth<'a>(&'a State);
     impl Drop for Depth<'_> {
         fn drop(&mut self) {
@@ -93,12 +127,12 @@ unsafe fn destroy(state: &State, links: *const GcLinks) {
     header.increment_weak();
     // SAFETY: the value is live and nobody can reach it any more (strong
     // count 0; weak handles check the count before touching the value).
-    unsafe { ((*links).vtable.drop_value)(links) };
+    unsafe { std::ptr::drop_in_place(value_of::<T>(links)) };
     drop(depth);
     header.weak.set(header.weak.get() - 1);
     if header.weak.get() == 0 {
         // SAFETY: no handle of any kind is left.
-        unsafe { ((*links).vtable.deallocate)(links) };
+        unsafe { deallocate_as::<T>(links) };
     }
 }
 
@@ -122,7 +156,8 @@ fn drain_deferred(state: &State) {
         // SAFETY: deferred objects are unlinked, unreferenced and live.
         unsafe {
             state.deferred.set((*node).next.get());
-            destroy(state, list::as_links(node));
+            let links = list::as_links(node);
+            ((*links).vtable.destroy)(state, links);
         }
     }
 }
