@@ -120,6 +120,9 @@ fn kind_name(kind: Kind) -> &'static str {
     }
 }
 
+/// Windows of the utilisation curve shown in the table (the plots show all).
+const TABLE_MMU_WINDOWS_MS: [f64; 4] = [1.0, 10.0, 100.0, 1000.0];
+
 /// The figures the main tables leave out: heap and locality details for
 /// every run, collection throughput and mutator utilisation for collectors.
 fn details(out: &mut String, results: &Results) {
@@ -155,6 +158,7 @@ fn details(out: &mut String, results: &Results) {
         .1
         .mmu
         .iter()
+        .filter(|(w, _)| TABLE_MMU_WINDOWS_MS.contains(w))
         .map(|(w, _)| format!("MMU {w} ms"))
         .collect();
     let _ = writeln!(
@@ -164,7 +168,12 @@ fn details(out: &mut String, results: &Results) {
         "---|".repeat(6 + windows.len())
     );
     for (s, c) in collected {
-        let mmu: Vec<String> = c.mmu.iter().map(|(_, u)| format!("{u:.2}")).collect();
+        let mmu: Vec<String> = c
+            .mmu
+            .iter()
+            .filter(|(w, _)| TABLE_MMU_WINDOWS_MS.contains(w))
+            .map(|(_, u)| format!("{u:.2}"))
+            .collect();
         let _ = writeln!(
             out,
             "| {} | {} | {:.0} | {:.3} | {} | {:.1} | {} |",
