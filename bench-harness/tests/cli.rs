@@ -96,6 +96,10 @@ fn bad_input_gives_one_line_and_status_2() {
         "--reps",
     );
     assert_usage_error(
+        &["ci", "--baseline", "/nonexistent/baseline.json"],
+        "cannot read /nonexistent/baseline.json",
+    );
+    assert_usage_error(
         &["run", "--workload", "realloc-grow", "--allocator", "bump"],
         "never frees",
     );
