@@ -184,6 +184,7 @@ fn dispatch(command: Option<Command>) -> Result<i32, Failure> {
         Some(Command::Run(args)) => run_command(&args),
         Some(Command::Report { file, out }) => {
             let results = Results::load(&file)?;
+            print!("{}", report::terminal_table(&results));
             write_report(&results, &out)?;
             Ok(0)
         }
