@@ -57,8 +57,7 @@ impl<T: Trace + 'static> VTableOf<T> {
             None
         },
         drop_value: drop_value_erased::<T>,
-        release: destroy::release_as::<T>,
-        destroy: destroy::destroy_as::<T>,
+        release: release_erased::<T>,
         type_name: std::any::type_name::<T>,
         type_id: TypeId::of::<T>,
     };
@@ -85,6 +84,12 @@ unsafe fn finalize_erased<T: Trace>(links: *const GcLinks) {
     unsafe { (*box_of::<T>(links)).value.run_finalizer() }
 }
 
+unsafe fn release_erased<T: Trace + 'static>(links: *const GcLinks) {
+    // SAFETY: the box of a tracked object is never null; the caller's
+    // precondition is release_as's.
+    unsafe { destroy::release_as::<T>(NonNull::new_unchecked(box_of::<T>(links))) }
+}
+
 unsafe fn drop_value_erased<T>(links: *const GcLinks) {
     // SAFETY: the caller drops each value once, having set DROPPED so that
     // nothing reads it afterwards.
@@ -97,43 +102,51 @@ impl<T: Trace + 'static> Gc<T> {
     /// one may run an automatic collection first.
     #[inline]
     pub fn new(value: T) -> Gc<T> {
-        let (layout, offset) = const { layout_of::<T>(T::MAY_CONTAIN_GC) };
         if T::MAY_CONTAIN_GC {
             let state = state::state();
-            let track = !T::REFERENCES_FIXED || reaches_tracked(&value);
-            if track {
+            if !T::REFERENCES_FIXED || reaches_tracked(&value) {
                 state::note_allocation(state);
+                // SAFETY: called once per new object.
+                return unsafe { Gc::new_tracked(state, value) };
             }
-            // SAFETY: the layout is never zero-sized (it holds a header).
-            let base = unsafe { memory::allocate(layout) };
-            // SAFETY: `base` is fresh memory of `layout`, with room for the
-            // links at `offset - LINKS_SIZE` and the box at `offset`.
-            unsafe {
-                let boxed = base.add(offset).cast::<GcBox<T>>();
-                let links = base.add(offset - LINKS_SIZE).cast::<GcLinks>();
-                links.write(GcLinks {
-                    node: ListNode::new(),
-                    vtable: &VTableOf::<T>::VTABLE,
-                });
-                boxed.write(GcBox {
-                    header: BoxHeader::new(),
-                    value,
-                });
-                if track {
-                    state::track(state, links);
-                }
-                Gc::from_box(NonNull::new_unchecked(boxed))
-            }
-        } else {
-            // SAFETY: as above, without links.
-            unsafe {
-                let boxed = memory::allocate(layout).cast::<GcBox<T>>();
-                boxed.write(GcBox {
-                    header: BoxHeader::new(),
-                    value,
-                });
-                Gc::from_box(NonNull::new_unchecked(boxed))
-            }
+        }
+        let layout = const { layout_of::<T>(false).0 };
+        // SAFETY: the layout is never zero-sized (it holds a header), and
+        // the fresh memory is written before a handle to it exists.
+        unsafe {
+            let boxed = memory::allocate(layout).cast::<GcBox<T>>();
+            boxed.write(GcBox {
+                header: BoxHeader::new(),
+                value,
+            });
+            Gc::from_box(NonNull::new_unchecked(boxed))
+        }
+    }
+
+    /// Allocates `value` with collector links and puts it in generation 0.
+    ///
+    /// # Safety
+    /// `T::MAY_CONTAIN_GC`; `state` is this thread's collector.
+    unsafe fn new_tracked(state: &state::State, value: T) -> Gc<T> {
+        let (layout, offset) = const { layout_of::<T>(true) };
+        // SAFETY: the layout is never zero-sized; `base` is fresh memory of
+        // `layout`, with room for the links at `offset - LINKS_SIZE` and the
+        // box at `offset`.
+        unsafe {
+            let base = memory::allocate(layout);
+            let boxed = base.add(offset).cast::<GcBox<T>>();
+            let links = base.add(offset - LINKS_SIZE).cast::<GcLinks>();
+            links.write(GcLinks {
+                node: ListNode::new(),
+                vtable: &VTableOf::<T>::VTABLE,
+            });
+            boxed.write(GcBox {
+                header: BoxHeader::new(),
+                value,
+            });
+            (*boxed).header.set(flags::HAS_LINKS);
+            state::track(state, links);
+            Gc::from_box(NonNull::new_unchecked(boxed))
         }
     }
 
@@ -153,10 +166,10 @@ impl<T: Trace + 'static> Gc<T> {
         unsafe { &(*self.ptr.as_ptr()).header }
     }
 
-    /// The collector links, for a tracked type.
+    /// The collector links, if the object has them.
     #[inline]
     pub(crate) fn links(&self) -> Option<*const GcLinks> {
-        if T::MAY_CONTAIN_GC {
+        if T::MAY_CONTAIN_GC && self.header().has(flags::HAS_LINKS) {
             // SAFETY: tracked objects have links right before the header; the
             // pointer is derived from the allocation's, not from a reference.
             Some(unsafe { crate::header::links_of(self.ptr.as_ptr().cast::<BoxHeader>()) })
@@ -273,7 +286,13 @@ fn reaches_tracked<T: Trace>(value: &T) -> bool {
 /// # Safety
 /// No handle to the box remains.
 pub(crate) unsafe fn deallocate_box<T: Trace + 'static>(ptr: NonNull<GcBox<T>>) {
-    let (layout, offset) = const { layout_of::<T>(T::MAY_CONTAIN_GC) };
+    // SAFETY: the memory is live until the deallocation below.
+    let has_links = T::MAY_CONTAIN_GC && unsafe { (*ptr.as_ptr()).header.has(flags::HAS_LINKS) };
+    let (layout, offset) = if has_links {
+        const { layout_of::<T>(true) }
+    } else {
+        const { layout_of::<T>(false) }
+    };
     // SAFETY: Gc::new made the allocation `offset` bytes before the box.
     unsafe { memory::deallocate(ptr.as_ptr().cast::<u8>().sub(offset), layout) }
 }
@@ -307,40 +326,8 @@ impl<T: Trace + 'static> Drop for Gc<T> {
 #[cold]
 #[inline(never)]
 unsafe fn drop_last<T: Trace + 'static>(ptr: NonNull<GcBox<T>>) {
-    if T::MAY_CONTAIN_GC {
-        // SAFETY: tracked objects have links; the caller's precondition.
-        unsafe {
-            destroy::release_as::<T>(crate::header::links_of(ptr.as_ptr().cast::<BoxHeader>()))
-        }
-    } else {
-        // SAFETY: untracked values cannot be in cycles, so a zero count
-        // means nobody reads the value again; DROPPED is only set by
-        // try_unwrap, which moved the value out.
-        unsafe {
-            let header = &(*ptr.as_ptr()).header;
-            if T::FINALIZE && !header.has(flags::FINALIZED | flags::DROPPED) {
-                header.set(flags::FINALIZED);
-                header.strong.set(1);
-                (*ptr.as_ptr()).value.run_finalizer();
-                let count = header.strong.get() - 1;
-                header.strong.set(count);
-                if count > 0 {
-                    return; // resurrected
-                }
-            }
-            if !header.has(flags::DROPPED) {
-                header.set(flags::DROPPED);
-                // A weak handle inside the value must not free the memory
-                // under the running drop: hold one for its duration.
-                header.increment_weak();
-                ptr::drop_in_place(ptr::addr_of_mut!((*ptr.as_ptr()).value));
-                header.weak.set(header.weak.get() - 1);
-            }
-            if header.weak.get() == 0 {
-                deallocate_box(ptr);
-            }
-        }
-    }
+    // SAFETY: forwarded from the caller.
+    unsafe { destroy::release_as::<T>(ptr) }
 }
 
 impl<T: Trace + 'static> Deref for Gc<T> {

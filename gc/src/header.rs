@@ -37,6 +37,10 @@ pub(crate) mod flags {
     /// The value has been dropped (or moved out); the memory may remain
     /// because handles still point at it.
     pub const DROPPED: u32 = 1 << 5;
+    /// The object was allocated with `GcLinks` in front of its box. Objects
+    /// of a type that may hold a `Gc` get them unless `Gc::new` finds they
+    /// can never be in a cycle (`Trace::REFERENCES_FIXED`).
+    pub const HAS_LINKS: u32 = 1 << 6;
 }
 
 /// A node of a circular doubly linked list. The first field of [`GcLinks`],
@@ -138,8 +142,6 @@ pub(crate) struct VTable {
     pub drop_value: unsafe fn(*const GcLinks),
     /// What to do when the strong count reaches zero (`destroy::release_as`).
     pub release: unsafe fn(*const GcLinks),
-    /// Drops and frees an unlinked object (`destroy::destroy_as`).
-    pub destroy: unsafe fn(&crate::collector::state::State, *const GcLinks),
     pub type_name: fn() -> &'static str,
     pub type_id: fn() -> std::any::TypeId,
 }

@@ -186,11 +186,25 @@ fn collect_main(state: &State, generation: usize, first_panic: &mut Option<Panic
 /// # Safety
 /// `young` is a well-formed list of live tracked objects with live values.
 unsafe fn deduce_unreachable(young: &ListNode, unreachable: &ListNode, held: u32) {
+    let armed = AbortOnUnwind;
     // SAFETY: forwarded from the caller.
     unsafe {
         update_refs(young, held);
         subtract_refs(young);
         move_unreachable(young, unreachable);
+    }
+    std::mem::forget(armed);
+}
+
+/// Armed while objects sit in half-processed lists: `Trace` must not panic
+/// (see its safety contract), and if one does, stopping the process is the
+/// only way not to leave objects linked to a list head on a dead stack frame.
+struct AbortOnUnwind;
+
+impl Drop for AbortOnUnwind {
+    fn drop(&mut self) {
+        eprintln!("strata_gc: a Trace implementation panicked during a collection; aborting");
+        std::process::abort();
     }
 }
 
