@@ -77,7 +77,10 @@ unsafe impl<T: Trace + ?Sized> Trace for RefCell<T> {
     #[inline]
     fn trace(&self, visitor: &mut Visitor<'_>) {
         if T::MAY_CONTAIN_GC {
-            if let Ok(value) = self.try_borrow() {
+            // SAFETY: tracing runs no code that could borrow the cell
+            // mutably (Trace's contract), so reading without a guard is
+            // sound, and it spares a write to the borrow flag per object.
+            if let Ok(value) = unsafe { self.try_borrow_unguarded() } {
                 value.trace(visitor);
             }
         }
