@@ -1,6 +1,8 @@
 //! `ci`: small fixed workloads counted in instructions under callgrind,
-//! compared with `results/baseline.json`. Instruction counts do not depend
-//! on the machine's load, so a small tolerance is safe on a shared runner.
+//! compared with `results/baseline.json`. Only instructions inside the
+//! global allocator are counted (see `spawn::ALLOCATOR_ENTRY_POINTS`); they
+//! do not depend on the machine's load, so a small tolerance is safe on a
+//! shared runner.
 
 use crate::peers;
 use crate::spawn::Mode;
