@@ -20,7 +20,7 @@ pub const CI_WORKLOADS: [&str; 7] = [
     "cpython-mix",
     "large-churn",
 ];
-pub const CI_SCALE: f64 = 0.02;
+pub const CI_SCALE: f64 = 0.1;
 /// Seed of every CI run: the same sequence of requests every time.
 pub const CI_SEED: u64 = 42;
 /// Allocators counted by CI: strata, and glibc to put its counts in context.
