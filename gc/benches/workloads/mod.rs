@@ -216,82 +216,74 @@ fn random_edges() -> Vec<[u32; EDGES]> {
         .collect()
 }
 
+/// One criterion group: `$workload(arg)` for each collector module listed.
+macro_rules! group {
+    ($c:expr, $suffix:expr, $workload:ident, $arg:expr, [$(($label:literal, $module:ident)),*]) => {{
+        let mut group = $c.benchmark_group(format!("{}{}", stringify!($workload), $suffix));
+        $(
+            group.bench_function(BenchmarkId::from_parameter($label), |b| {
+                b.iter(|| $module::$workload(black_box($arg)))
+            });
+        )*
+        group.finish();
+    }};
+}
+
 fn benches(c: &mut Criterion, suffix: &str) {
-    let mut group = c.benchmark_group(format!("two_node_cycles{suffix}"));
-    group.bench_function(BenchmarkId::from_parameter("strata-gc"), |b| {
-        b.iter(|| strata::two_node_cycles(black_box(CYCLES)))
-    });
-    group.bench_function(BenchmarkId::from_parameter("gcmodule"), |b| {
-        b.iter(|| gcmodule_cc::two_node_cycles(black_box(CYCLES)))
-    });
-    group.bench_function(BenchmarkId::from_parameter("bacon_rajan_cc"), |b| {
-        b.iter(|| bacon::two_node_cycles(black_box(CYCLES)))
-    });
-    group.bench_function(BenchmarkId::from_parameter("dumpster"), |b| {
-        b.iter(|| dumpster_gc::two_node_cycles(black_box(CYCLES)))
-    });
-    group.bench_function(BenchmarkId::from_parameter("rust-cc"), |b| {
-        b.iter(|| rust_cc_cc::two_node_cycles(black_box(CYCLES)))
-    });
-    group.finish();
-
-    let mut group = c.benchmark_group(format!("doubly_linked_list{suffix}"));
-    group.bench_function(BenchmarkId::from_parameter("strata-gc"), |b| {
-        b.iter(|| strata::doubly_linked_list(black_box(LIST)))
-    });
-    group.bench_function(BenchmarkId::from_parameter("gcmodule"), |b| {
-        b.iter(|| gcmodule_cc::doubly_linked_list(black_box(LIST)))
-    });
-    group.bench_function(BenchmarkId::from_parameter("bacon_rajan_cc"), |b| {
-        b.iter(|| bacon::doubly_linked_list(black_box(LIST)))
-    });
-    group.bench_function(BenchmarkId::from_parameter("dumpster"), |b| {
-        b.iter(|| dumpster_gc::doubly_linked_list(black_box(LIST)))
-    });
-    group.bench_function(BenchmarkId::from_parameter("rust-cc"), |b| {
-        b.iter(|| rust_cc_cc::doubly_linked_list(black_box(LIST)))
-    });
-    group.finish();
-
+    group!(
+        c,
+        suffix,
+        two_node_cycles,
+        CYCLES,
+        [
+            ("strata-gc", strata),
+            ("gcmodule", gcmodule_cc),
+            ("bacon_rajan_cc", bacon),
+            ("dumpster", dumpster_gc),
+            ("rust-cc", rust_cc_cc)
+        ]
+    );
+    group!(
+        c,
+        suffix,
+        doubly_linked_list,
+        LIST,
+        [
+            ("strata-gc", strata),
+            ("gcmodule", gcmodule_cc),
+            ("bacon_rajan_cc", bacon),
+            ("dumpster", dumpster_gc),
+            ("rust-cc", rust_cc_cc)
+        ]
+    );
     let edges = random_edges();
-    let mut group = c.benchmark_group(format!("random_graph{suffix}"));
-    group.bench_function(BenchmarkId::from_parameter("strata-gc"), |b| {
-        b.iter(|| strata::random_graph(black_box(&edges)))
-    });
-    group.bench_function(BenchmarkId::from_parameter("gcmodule"), |b| {
-        b.iter(|| gcmodule_cc::random_graph(black_box(&edges)))
-    });
-    group.bench_function(BenchmarkId::from_parameter("bacon_rajan_cc"), |b| {
-        b.iter(|| bacon::random_graph(black_box(&edges)))
-    });
-    group.bench_function(BenchmarkId::from_parameter("dumpster"), |b| {
-        b.iter(|| dumpster_gc::random_graph(black_box(&edges)))
-    });
-    group.bench_function(BenchmarkId::from_parameter("rust-cc"), |b| {
-        b.iter(|| rust_cc_cc::random_graph(black_box(&edges)))
-    });
-    group.finish();
-
-    let mut group = c.benchmark_group(format!("acyclic_tree{suffix}"));
-    group.bench_function(BenchmarkId::from_parameter("Rc"), |b| {
-        b.iter(|| rc::acyclic_tree(black_box(TREE)))
-    });
-    group.bench_function(BenchmarkId::from_parameter("strata-gc"), |b| {
-        b.iter(|| strata::acyclic_tree(black_box(TREE)))
-    });
-    group.bench_function(BenchmarkId::from_parameter("gcmodule"), |b| {
-        b.iter(|| gcmodule_cc::acyclic_tree(black_box(TREE)))
-    });
-    group.bench_function(BenchmarkId::from_parameter("bacon_rajan_cc"), |b| {
-        b.iter(|| bacon::acyclic_tree(black_box(TREE)))
-    });
-    group.bench_function(BenchmarkId::from_parameter("dumpster"), |b| {
-        b.iter(|| dumpster_gc::acyclic_tree(black_box(TREE)))
-    });
-    group.bench_function(BenchmarkId::from_parameter("rust-cc"), |b| {
-        b.iter(|| rust_cc_cc::acyclic_tree(black_box(TREE)))
-    });
-    group.finish();
+    group!(
+        c,
+        suffix,
+        random_graph,
+        &edges,
+        [
+            ("strata-gc", strata),
+            ("gcmodule", gcmodule_cc),
+            ("bacon_rajan_cc", bacon),
+            ("dumpster", dumpster_gc),
+            ("rust-cc", rust_cc_cc)
+        ]
+    );
+    group!(
+        c,
+        suffix,
+        acyclic_tree,
+        TREE,
+        [
+            ("Rc", rc),
+            ("strata-gc", strata),
+            ("gcmodule", gcmodule_cc),
+            ("bacon_rajan_cc", bacon),
+            ("dumpster", dumpster_gc),
+            ("rust-cc", rust_cc_cc)
+        ]
+    );
 }
 
 /// Runs every workload for every collector; `suffix` tells the group names
