@@ -24,7 +24,8 @@ use crate::list;
 ///   never a `Gc` that `self` does not own (a `Gc` shared through an `Rc`,
 ///   a global, or a borrowed reference is not owned);
 /// - report the same handles on every call while no other code runs: no
-///   interior mutation, no creating or dropping of `Gc`s, no panics;
+///   interior mutation, no creating or dropping of `Gc`s, no panics (a
+///   panic during a collection aborts the process);
 /// - set [`MAY_CONTAIN_GC`](Trace::MAY_CONTAIN_GC) to `true` if the type can
 ///   hold a `Gc` at all.
 ///
