@@ -103,6 +103,7 @@ mod large;
 mod os;
 mod pool;
 mod purge;
+mod purger;
 mod registry;
 pub mod settings;
 mod size_class;
