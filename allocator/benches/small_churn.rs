@@ -23,8 +23,12 @@ struct Script {
 fn script() -> Script {
     let mut rng = StdRng::seed_from_u64(0x5eed);
     Script {
-        victims: (0..STEPS).map(|_| rng.gen_range(0..WINDOW as u32)).collect(),
-        sizes: (0..STEPS + WINDOW).map(|_| rng.gen_range(8..=512)).collect(),
+        victims: (0..STEPS)
+            .map(|_| rng.gen_range(0..WINDOW as u32))
+            .collect(),
+        sizes: (0..STEPS + WINDOW)
+            .map(|_| rng.gen_range(8..=512))
+            .collect(),
     }
 }
 
@@ -64,9 +68,15 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("small-churn");
     group.throughput(Throughput::Elements(STEPS as u64));
     group.sample_size(30);
-    group.bench_function(BenchmarkId::from_parameter("strata"), |b| b.iter(|| churn(&strata::Strata, &script)));
-    group.bench_function(BenchmarkId::from_parameter("system"), |b| b.iter(|| churn(&System, &script)));
-    group.bench_function(BenchmarkId::from_parameter("mimalloc"), |b| b.iter(|| churn(&mimalloc::MiMalloc, &script)));
+    group.bench_function(BenchmarkId::from_parameter("strata"), |b| {
+        b.iter(|| churn(&strata::Strata, &script))
+    });
+    group.bench_function(BenchmarkId::from_parameter("system"), |b| {
+        b.iter(|| churn(&System, &script))
+    });
+    group.bench_function(BenchmarkId::from_parameter("mimalloc"), |b| {
+        b.iter(|| churn(&mimalloc::MiMalloc, &script))
+    });
     group.finish();
 }
 
