@@ -146,7 +146,15 @@ fn read_mode() -> bool {
 /// two), filled with 0xCD or, if `zeroed`, with zeros. Null on failure.
 pub fn alloc(size: usize, align: usize, family: Family, zeroed: bool) -> *mut u8 {
     let align = align.max(MIN_ALIGN);
-    let prefix = align.max(HEADER);
+    // A block aligned to a chunk or more starts one chunk into its mapping
+    // (see `large.rs`), so the bytes before it are mapped and unused: the
+    // header goes there, and the pointer stays the block start that `owns`
+    // recognises.
+    let prefix = if align >= ARENA_SIZE {
+        0
+    } else {
+        align.max(HEADER)
+    };
     let Some(total) = size
         .checked_add(prefix + BACK_GUARD)
         .filter(|&t| t <= isize::MAX as usize)
@@ -160,7 +168,8 @@ pub fn alloc(size: usize, align: usize, family: Family, zeroed: bool) -> *mut u8
         return base;
     }
     // SAFETY: the block holds `prefix + size + BACK_GUARD` bytes; the header
-    // is the 32 bytes right before `user`, which is 16-aligned.
+    // is the 32 bytes right before `user` (in the block, or in the unused
+    // part of a chunk-aligned huge block's mapping), and `user` is 16-aligned.
     unsafe {
         let user = base.add(prefix);
         user.sub(HEADER).cast::<Header>().write(Header {

@@ -144,7 +144,7 @@ fn class_for_aligned(size: usize, align: usize) -> Option<usize> {
     if align > PAGE_SIZE {
         return None;
     }
-    let rounded = size.max(1).next_multiple_of(align);
+    let rounded = size.max(1).checked_next_multiple_of(align)?;
     if rounded > MEDIUM_MAX {
         return None;
     }
