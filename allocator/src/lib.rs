@@ -275,6 +275,7 @@ pub mod raw {
 
     /// Whether `ptr` lies in memory strata manages (an arena or huge block).
     /// Never touches memory that might be unmapped.
+    #[inline]
     pub fn owns(ptr: *const u8) -> bool {
         let addr = ptr as usize;
         let chunk = if addr & (ARENA_SIZE - 1) == 0 {
