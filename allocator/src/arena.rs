@@ -51,7 +51,8 @@ pub const POOL_PAGES_MAX: usize = PAGES_PER_ARENA / 8;
 pub const ARENA_MAGIC: usize = 0x5354_5241_5441_4152;
 /// Header pages at the start of every arena.
 pub const HEADER_PAGES: usize = core::mem::size_of::<Arena>().div_ceil(PAGE_SIZE);
-/// Pages of an arena that can become pools.
+/// Pages of a full-size arena that can become pools.
+#[cfg(test)]
 pub const USABLE_PAGES: usize = PAGES_PER_ARENA - HEADER_PAGES;
 const MAP_WORDS: usize = PAGES_PER_ARENA / 64;
 
@@ -61,9 +62,14 @@ pub struct Arena {
     pub magic: usize,
     /// One bit per page, set while the page is free. Guarded by the arena lock.
     free_map: UnsafeCell<[u64; MAP_WORDS]>,
-    /// One bit per page, set once the page has been used (no longer reads as zero).
+    /// One bit per page, set once the page has been used and not purged since
+    /// (it may be resident and does not read as zero).
     dirty_map: UnsafeCell<[u64; MAP_WORDS]>,
+    /// Pages in this arena, header included (the arena size in pages).
+    pages: Cell<usize>,
     free_count: Cell<usize>,
+    /// When free dirty pages of this arena are due to be purged (0: none).
+    purge_at: Cell<u64>,
     bucket_prev: Cell<*mut Arena>,
     bucket_next: Cell<*mut Arena>,
     all_next: Cell<*mut Arena>,
@@ -76,6 +82,7 @@ pub struct Arena {
 }
 
 const _: () = assert!(HEADER_PAGES < POOL_PAGES_MAX && PAGES_PER_ARENA <= 256);
+const _: () = assert!(HEADER_PAGES + POOL_PAGES_MAX <= crate::settings::MIN_ARENA_SIZE / PAGE_SIZE);
 
 impl Arena {
     /// The arena holding `ptr`.
@@ -96,9 +103,13 @@ impl Arena {
         self as *const Arena as *mut u8
     }
 
-    fn page_is_free(&self, page: usize) -> bool {
-        // SAFETY: called under the arena lock.
-        let map = unsafe { &*self.free_map.get() };
+    fn usable(&self) -> usize {
+        self.pages.get() - HEADER_PAGES
+    }
+
+    fn bit(map: &UnsafeCell<[u64; MAP_WORDS]>, page: usize) -> bool {
+        // SAFETY: called under the arena lock, which guards the bitmaps.
+        let map = unsafe { &*map.get() };
         map[page / 64] & (1 << (page % 64)) != 0
     }
 
@@ -115,16 +126,14 @@ impl Arena {
     }
 
     fn any_dirty(&self, first: usize, count: usize) -> bool {
-        // SAFETY: called under the arena lock.
-        let map = unsafe { &*self.dirty_map.get() };
-        (first..first + count).any(|page| map[page / 64] & (1 << (page % 64)) != 0)
+        (first..first + count).any(|page| Arena::bit(&self.dirty_map, page))
     }
 
     /// The first run of `count` free pages, if any.
     fn find_run(&self, count: usize) -> Option<usize> {
         let mut run = 0;
-        for page in HEADER_PAGES..PAGES_PER_ARENA {
-            if self.page_is_free(page) {
+        for page in HEADER_PAGES..self.pages.get() {
+            if Arena::bit(&self.free_map, page) {
                 run += 1;
                 if run == count {
                     return Some(page + 1 - count);
@@ -136,13 +145,56 @@ impl Arena {
         None
     }
 
+    /// Gives the free dirty pages back to the OS; returns how many.
+    fn purge_free_pages(&self) -> usize {
+        let mut purged = 0;
+        let mut page = HEADER_PAGES;
+        let end = self.pages.get();
+        while page < end {
+            let purgeable =
+                |p: usize| Arena::bit(&self.free_map, p) && Arena::bit(&self.dirty_map, p);
+            if !purgeable(page) {
+                page += 1;
+                continue;
+            }
+            let first = page;
+            while page < end && purgeable(page) {
+                page += 1;
+            }
+            // SAFETY: free pages hold no block; the range lies in this arena.
+            os::decommit(
+                unsafe { self.base().add(first * PAGE_SIZE) },
+                (page - first) * PAGE_SIZE,
+            );
+            Arena::set_pages(&self.dirty_map, first, page - first, false);
+            purged += page - first;
+        }
+        self.purge_at.set(0);
+        purged
+    }
+
+    /// Free pages that may still be resident (free and dirty).
+    ///
+    /// # Safety
+    /// The caller holds the arena lock.
+    pub unsafe fn free_dirty_pages(&self) -> usize {
+        (HEADER_PAGES..self.pages.get())
+            .filter(|&p| Arena::bit(&self.free_map, p) && Arena::bit(&self.dirty_map, p))
+            .count()
+    }
+
+    /// Pages in this arena, header included.
+    pub fn page_count(&self) -> usize {
+        self.pages.get()
+    }
+
     /// Visits every pool in use in this arena.
     ///
     /// # Safety
     /// The caller holds the arena lock.
     pub unsafe fn for_each_pool(&self, mut visit: impl FnMut(&Pool)) {
         let mut page = HEADER_PAGES;
-        while page < PAGES_PER_ARENA {
+        while page < self.pages.get() {
             let pool = &self.pools[page];
             let pages = pool.pages.get() as usize;
             if pages == 0 {
@@ -164,19 +216,31 @@ pub struct ArenaCounters {
     pub reclaimed: usize,
     /// Most arenas mapped at once.
     pub highwater: usize,
-    /// Arenas mapped now (the spare included).
+    /// Arenas mapped now (spares included).
     pub current: usize,
+    /// Bytes mapped for arenas now.
+    pub bytes: usize,
+    /// Free pool pages given back to the OS since start.
+    pub pages_purged: usize,
 }
+
+/// Spare arenas are kept in a small array; `STRATA_RETAIN` beyond this is capped.
+const MAX_SPARES: usize = 8;
 
 /// The arena lists, behind the arena lock.
 struct Manager {
-    /// `buckets[n]`: arenas with exactly `n` free pages, `0 < n < USABLE_PAGES`.
+    /// `buckets[n]`: arenas with exactly `n` free pages, neither full nor empty.
     buckets: [*mut Arena; PAGES_PER_ARENA],
     occupied: [u64; MAP_WORDS],
-    /// Every mapped arena, for statistics.
+    /// Every mapped arena, for statistics and purging.
     all: *mut Arena,
-    /// An entirely free arena kept mapped for reuse.
-    spare: *mut Arena,
+    /// Entirely free arenas kept mapped for reuse.
+    spares: [*mut Arena; MAX_SPARES],
+    spare_count: usize,
+    /// The earliest `purge_at` of any arena (0: none pending).
+    next_purge: u64,
+    /// Bytes per arena, fixed when the first arena is mapped.
+    arena_bytes: usize,
     counters: ArenaCounters,
 }
 
@@ -188,12 +252,17 @@ static MANAGER: Mutex<Manager> = Mutex::new(Manager {
     buckets: [ptr::null_mut(); PAGES_PER_ARENA],
     occupied: [0; MAP_WORDS],
     all: ptr::null_mut(),
-    spare: ptr::null_mut(),
+    spares: [ptr::null_mut(); MAX_SPARES],
+    spare_count: 0,
+    next_purge: 0,
+    arena_bytes: 0,
     counters: ArenaCounters {
         allocated_total: 0,
         reclaimed: 0,
         highwater: 0,
         current: 0,
+        bytes: 0,
+        pages_purged: 0,
     },
 });
 
@@ -206,13 +275,18 @@ fn lock() -> MutexGuard<'static, Manager> {
 }
 
 impl Manager {
+    fn in_buckets(arena: &Arena) -> bool {
+        let n = arena.free_count.get();
+        n != 0 && n != arena.usable()
+    }
+
     fn bucket_insert(&mut self, arena: *mut Arena) {
         // SAFETY: arena is a live arena and we hold the lock.
         let arena_ref = unsafe { &*arena };
-        let n = arena_ref.free_count.get();
-        if n == 0 || n == USABLE_PAGES {
+        if !Manager::in_buckets(arena_ref) {
             return;
         }
+        let n = arena_ref.free_count.get();
         let head = self.buckets[n];
         arena_ref.bucket_prev.set(ptr::null_mut());
         arena_ref.bucket_next.set(head);
@@ -227,10 +301,10 @@ impl Manager {
     fn bucket_remove(&mut self, arena: *mut Arena) {
         // SAFETY: arena is a live arena and we hold the lock.
         let arena_ref = unsafe { &*arena };
-        let n = arena_ref.free_count.get();
-        if n == 0 || n == USABLE_PAGES {
+        if !Manager::in_buckets(arena_ref) {
             return;
         }
+        let n = arena_ref.free_count.get();
         let prev = arena_ref.bucket_prev.get();
         let next = arena_ref.bucket_next.get();
         if prev.is_null() {
@@ -254,8 +328,7 @@ impl Manager {
         let mut bits = self.occupied.get(word)? & (!0u64 << (min % 64));
         loop {
             if bits != 0 {
-                let n = word * 64 + bits.trailing_zeros() as usize;
-                return (n < USABLE_PAGES).then_some(n);
+                return Some(word * 64 + bits.trailing_zeros() as usize);
             }
             word += 1;
             bits = *self.occupied.get(word)?;
@@ -281,24 +354,31 @@ impl Manager {
     }
 
     fn new_arena(&mut self) -> *mut Arena {
-        let spare = core::mem::replace(&mut self.spare, ptr::null_mut());
-        if !spare.is_null() {
-            return spare;
+        if self.spare_count > 0 {
+            self.spare_count -= 1;
+            return core::mem::replace(&mut self.spares[self.spare_count], ptr::null_mut());
         }
-        let base = os::map_aligned(ARENA_SIZE, ARENA_SIZE, ARENA_SIZE, 0);
+        if self.arena_bytes == 0 {
+            self.arena_bytes = crate::settings::freeze_arena_size();
+        }
+        let bytes = self.arena_bytes;
+        let base = os::map_aligned(bytes, ARENA_SIZE, ARENA_SIZE, 0);
         if base.is_null() {
             return base.cast();
         }
-        if crate::settings::get().huge_pages {
-            os::advise_huge_pages(base, ARENA_SIZE);
+        let settings = crate::settings::get();
+        if settings.huge_pages {
+            os::advise_huge_pages(base, bytes);
         }
         let arena = base.cast::<Arena>();
+        let pages = bytes / PAGE_SIZE;
         // SAFETY: fresh zeroed mapping, and all-zero is a valid Arena except for
         // the fields set here (Pool::UNUSED is all zero bits).
         unsafe {
             (*arena).magic = ARENA_MAGIC;
-            Arena::set_pages(&(*arena).free_map, HEADER_PAGES, USABLE_PAGES, true);
-            (*arena).free_count.set(USABLE_PAGES);
+            (*arena).pages.set(pages);
+            Arena::set_pages(&(*arena).free_map, HEADER_PAGES, pages - HEADER_PAGES, true);
+            (*arena).free_count.set(pages - HEADER_PAGES);
             (*arena).all_next.set(self.all);
             if !self.all.is_null() {
                 (*self.all).all_prev.set(arena);
@@ -309,13 +389,19 @@ impl Manager {
         let c = &mut self.counters;
         c.allocated_total += 1;
         c.current += 1;
+        c.bytes += bytes;
         c.highwater = c.highwater.max(c.current);
+        if settings.verbose {
+            report("mapped arena", base, bytes);
+        }
         arena
     }
 
     fn free_arena(&mut self, arena: *mut Arena) {
-        if self.spare.is_null() && crate::settings::get().retain_arenas > 0 {
-            self.spare = arena;
+        let retain = crate::settings::get().retain_arenas.min(MAX_SPARES);
+        if self.spare_count < retain {
+            self.spares[self.spare_count] = arena;
+            self.spare_count += 1;
         } else {
             self.unmap_arena(arena);
         }
@@ -323,7 +409,7 @@ impl Manager {
 
     fn unmap_arena(&mut self, arena: *mut Arena) {
         // SAFETY: arena is live and entirely free; unlink it before unmapping.
-        unsafe {
+        let bytes = unsafe {
             let prev = (*arena).all_prev.get();
             let next = (*arena).all_next.get();
             if prev.is_null() {
@@ -334,14 +420,20 @@ impl Manager {
             if !next.is_null() {
                 (*next).all_prev.set(prev);
             }
-        }
+            (*arena).pages.get() * PAGE_SIZE
+        };
         registry::unregister(arena as usize);
-        os::unmap(arena.cast(), ARENA_SIZE);
+        os::unmap(arena.cast(), bytes);
         self.counters.reclaimed += 1;
         self.counters.current -= 1;
+        self.counters.bytes -= bytes;
+        if crate::settings::get().verbose {
+            report("unmapped arena", arena.cast(), bytes);
+        }
     }
 
-    /// Takes `count` pages from `arena` starting at `first`.
+    /// Takes `count` pages from `arena` starting at `first`; returns whether
+    /// they are known to read as zero.
     fn take_pages(&mut self, arena: *mut Arena, first: usize, count: usize) -> bool {
         self.bucket_remove(arena);
         // SAFETY: live arena, lock held.
@@ -356,6 +448,48 @@ impl Manager {
         self.bucket_insert(arena);
         zeroed
     }
+
+    /// Schedules the free dirty pages of `arena` for purging after the delay.
+    fn schedule_purge(&mut self, arena: &Arena, now: u64) {
+        if arena.purge_at.get() == 0 {
+            let at = now + crate::settings::get().purge_delay_ms as u64;
+            arena.purge_at.set(at.max(1));
+            if self.next_purge == 0 || at < self.next_purge {
+                self.next_purge = at.max(1);
+            }
+        }
+    }
+
+    /// Purges every arena whose delay has passed (all of them if `force`).
+    fn purge_due(&mut self, now: u64, force: bool) {
+        if !force && (self.next_purge == 0 || now < self.next_purge) {
+            return;
+        }
+        self.next_purge = 0;
+        let mut arena = self.all;
+        while !arena.is_null() {
+            // SAFETY: `all` links live arenas; lock held.
+            let arena_ref = unsafe { &*arena };
+            let at = arena_ref.purge_at.get();
+            if at != 0 {
+                if force || at <= now {
+                    self.counters.pages_purged += arena_ref.purge_free_pages();
+                } else if self.next_purge == 0 || at < self.next_purge {
+                    self.next_purge = at;
+                }
+            }
+            arena = arena_ref.all_next.get();
+        }
+    }
+}
+
+fn report(what: &str, base: *mut u8, bytes: usize) {
+    let mut message = crate::check::StackMessage::new();
+    let _ = core::fmt::Write::write_fmt(
+        &mut message,
+        format_args!("strata: {what} {base:p} ({bytes} bytes)\n"),
+    );
+    os::write_stderr(message.as_bytes());
 }
 
 /// Cuts a pool of `class` for `owner` from the fullest arena that can hold it.
@@ -375,6 +509,9 @@ pub fn acquire_pool(class: usize, owner: *mut ThreadHeap) -> *mut Pool {
         }
     };
     let zeroed = manager.take_pages(arena, first, pages);
+    if manager.next_purge != 0 {
+        manager.purge_due(os::now_ms(), false);
+    }
     // SAFETY: the pages were free and are now this pool's; lock held.
     unsafe {
         let arena_ref = &*arena;
@@ -386,18 +523,23 @@ pub fn acquire_pool(class: usize, owner: *mut ThreadHeap) -> *mut Pool {
 }
 
 /// Returns an empty pool's pages to its arena, and the arena to the OS when it
-/// is entirely free.
+/// is entirely free. The pages themselves are purged after the purge delay.
 ///
 /// # Safety
-/// `pool` is in use, has no block in use or on a remote list, and is on no
-/// heap's list.
+/// `pool` is in use, has no block in use or on a remote list, is on no
+/// heap's list and on no remote queue.
 pub unsafe fn release_pool(pool: *mut Pool) {
     // SAFETY: the caller guarantees the pool is live and idle.
     let pool_ref = unsafe { &*pool };
     debug_assert_eq!(pool_ref.used(), 0, "releasing a pool with blocks in use");
+    debug_assert!(
+        !pool_ref.queued.load(core::sync::atomic::Ordering::Relaxed),
+        "releasing a queued pool"
+    );
     let arena = Arena::of(pool.cast());
     let first = (pool_ref.start.get() as usize & (ARENA_SIZE - 1)) >> PAGE_SHIFT;
     let pages = pool_ref.pages.get() as usize;
+    let now = os::now_ms();
     let mut manager = lock();
     manager.bucket_remove(arena);
     pool_ref.pages.set(0);
@@ -408,11 +550,13 @@ pub unsafe fn release_pool(pool: *mut Pool) {
     let arena_ref = unsafe { &*arena };
     Arena::set_pages(&arena_ref.free_map, first, pages, true);
     arena_ref.free_count.set(arena_ref.free_count.get() + pages);
-    if arena_ref.free_count.get() == USABLE_PAGES {
+    manager.schedule_purge(arena_ref, now);
+    if arena_ref.free_count.get() == arena_ref.usable() {
         manager.free_arena(arena);
     } else {
         manager.bucket_insert(arena);
     }
+    manager.purge_due(now, false);
 }
 
 /// Runs `visit` on every mapped arena under the arena lock, and returns the
@@ -429,12 +573,23 @@ pub fn visit_arenas(mut visit: impl FnMut(&Arena)) -> ArenaCounters {
     manager.counters
 }
 
-/// Unmaps the spare arena, if any (part of `trim`).
-pub fn release_spare() {
+/// Gives back every free page now and unmaps the spare arenas (part of `trim`).
+pub fn trim() {
     let mut manager = lock();
-    let spare = core::mem::replace(&mut manager.spare, ptr::null_mut());
-    if !spare.is_null() {
+    while manager.spare_count > 0 {
+        manager.spare_count -= 1;
+        let slot = manager.spare_count;
+        let spare = core::mem::replace(&mut manager.spares[slot], ptr::null_mut());
         manager.unmap_arena(spare);
+    }
+    manager.purge_due(os::now_ms(), true);
+}
+
+/// Purges arenas whose delay has passed (called from slow paths).
+pub fn purge_if_due() {
+    let mut manager = lock();
+    if manager.next_purge != 0 {
+        manager.purge_due(os::now_ms(), false);
     }
 }
 
@@ -521,6 +676,8 @@ pub(crate) mod tests {
     #[test]
     fn released_pages_are_dirty_and_fresh_ones_are_zeroed() {
         let _serial = ARENA_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+        // No purge may zero the page between the release and the reuse.
+        crate::settings::set_purge_delay(std::time::Duration::from_secs(3600));
         let pool = acquire_pool(3, owner());
         // SAFETY: a pool we own; its block memory is mapped.
         unsafe {

@@ -9,7 +9,7 @@
 //! for 8-byte blocks, a plausible free-list link) suggests a double free.
 
 use crate::arena::ARENA_SIZE;
-use crate::large::{HugeHeader, HUGE_MAGIC};
+use crate::large::{HugeHeader, CACHED_MAGIC, HUGE_MAGIC};
 use crate::pool::{Block, Pool};
 use crate::{os, registry, thread};
 use core::fmt::{self, Write};
@@ -150,6 +150,9 @@ pub fn on_free_huge(header: *mut HugeHeader, ptr: *mut u8) {
 fn check_huge_free(header: *mut HugeHeader, ptr: *mut u8) {
     // SAFETY: `on_free_any` established that the header's chunk is registered.
     let (magic, start) = unsafe { ((*header).magic, (*header).block_start()) };
+    if magic == CACHED_MAGIC && start == ptr {
+        fatal(format_args!("double free of {ptr:p} (huge block)"));
+    }
     if magic != HUGE_MAGIC || start != ptr {
         fatal(format_args!(
             "free of {ptr:p}, a pointer strata never handed out"

@@ -2,8 +2,9 @@
 //! allocator lock free, even if another thread held one when `fork()` ran.
 //!
 //! [`install_handlers`] registers `pthread_atfork` handlers. Before the fork,
-//! the forking thread takes every lock of the allocator in the documented
-//! order (debug quarantine, orphanage, heap list, arena manager), so no other
+//! the forking thread takes every lock of the allocator in lock order (debug
+//! quarantine, type-cache registry, orphanage, heap list, arena manager,
+//! huge-mapping cache), so no other
 //! thread is inside a critical section when the address space is copied.
 //! After the fork, parent and child each release them. The child keeps only
 //! the forking thread: the heaps of the other threads stay as they were and
@@ -58,13 +59,17 @@ impl<T> Default for HeldGuard<T> {
 
 extern "C" fn prepare() {
     crate::debug::lock_for_fork();
+    crate::type_cache::lock_for_fork();
     crate::thread::lock_for_fork();
     crate::arena::lock_for_fork();
+    crate::large::lock_for_fork();
 }
 
 extern "C" fn after_fork() {
+    crate::large::unlock_after_fork();
     crate::arena::unlock_after_fork();
     crate::thread::unlock_after_fork();
+    crate::type_cache::unlock_after_fork();
     crate::debug::unlock_after_fork();
 }
 

@@ -33,6 +33,19 @@ pub struct ThreadHeap {
     remote_queue: AtomicPtr<Pool>,
     /// Link in the list of heaps waiting for a new thread.
     pub recycle_next: Cell<*mut ThreadHeap>,
+    /// Sparse avail pools waiting for the purge delay, oldest first (through
+    /// `Pool::purge_prev`/`purge_next`).
+    candidates_head: Cell<*mut Pool>,
+    candidates_tail: Cell<*mut Pool>,
+    /// No purge pass before this time (ms), so slow paths read the clock but
+    /// rarely walk the candidates.
+    next_purge_check: Cell<u64>,
+    /// Per-type caches (layer +3), indexed by cache.
+    pub type_slots: [crate::type_cache::TypeSlot; crate::type_cache::MAX_TYPE_CACHES],
+    /// Per-class caches (layer +3, `ClassCache`), indexed by size class.
+    pub class_cache: [crate::type_cache::ClassList; NUM_CLASSES],
+    /// Link in the list of every heap ever made (heaps are never unmapped).
+    pub all_next: Cell<*mut ThreadHeap>,
 }
 
 // SAFETY: the Cell fields are touched only by the owning thread (the orphanage:
@@ -64,6 +77,12 @@ impl ThreadHeap {
             }; NUM_CLASSES],
             remote_queue: AtomicPtr::new(ptr::null_mut()),
             recycle_next: Cell::new(ptr::null_mut()),
+            candidates_head: Cell::new(ptr::null_mut()),
+            candidates_tail: Cell::new(ptr::null_mut()),
+            next_purge_check: Cell::new(0),
+            type_slots: [crate::type_cache::TypeSlot::EMPTY; crate::type_cache::MAX_TYPE_CACHES],
+            class_cache: [crate::type_cache::ClassList::EMPTY; NUM_CLASSES],
+            all_next: Cell::new(ptr::null_mut()),
         }
     }
 
@@ -128,7 +147,8 @@ impl ThreadHeap {
     }
 
     /// Owner only: puts a pool whose free count changed on the right list,
-    /// and gives it back to its arena when it is empty.
+    /// gives it back to its arena when it is empty, and makes it a purge
+    /// candidate when it turns sparse.
     pub fn settle(&self, pool: *mut Pool) {
         // SAFETY: the caller owns the live pool.
         let pool_ref = unsafe { &*pool };
@@ -137,21 +157,127 @@ impl ThreadHeap {
             PoolState::Full if pool_ref.has_free() => {
                 // SAFETY: the pool is on our full list.
                 unsafe { lists.full.remove(pool) };
-                pool_ref.state.set(PoolState::Avail);
+                pool_ref.set_state(PoolState::Avail);
                 // SAFETY: now on no list.
                 unsafe { lists.avail.push(pool) };
                 self.settle(pool);
             }
+            // A queued pool waits: its owner's queue still links it.
             PoolState::Avail if pool_ref.used() == 0 && !pool_ref.queued.load(Ordering::SeqCst) => {
-                // SAFETY: on our avail list; empty and on no remote queue.
-                unsafe {
-                    lists.avail.remove(pool);
-                    thread::pool_left_heap(self);
-                    arena::release_pool(pool);
-                }
+                self.leave_avail(pool);
+                thread::pool_left_heap(self);
+                // SAFETY: empty, on no list and no remote queue.
+                unsafe { arena::release_pool(pool) };
+            }
+            PoolState::Avail if pool_ref.used() == 0 => {}
+            PoolState::Avail
+                if pool_ref.purge_armed.get() && pool_ref.used() < pool_ref.slow_below.get() =>
+            {
+                pool_ref.purge_armed.set(false);
+                pool_ref.set_state(PoolState::Avail);
+                let now = crate::os::now_ms();
+                self.add_candidate(pool, now);
+                self.purge_candidates(now, false);
             }
             _ => {}
         }
+    }
+
+    /// Owner only: collects remote frees and gives back the free pages of
+    /// every pool with room, without waiting for the purge delay.
+    pub fn purge_all(&self) {
+        self.process_remote_queue(false);
+        for lists in &self.classes {
+            let current = lists.current.get();
+            if !ptr::eq(current, &EMPTY_POOL) {
+                // SAFETY: our current pool.
+                let current_ref = unsafe { &*current };
+                current_ref.collect_remote();
+                crate::purge::purge_pool(current_ref);
+            }
+            lists.avail.for_each(|pool| {
+                self.remove_candidate(pool);
+                // SAFETY: our avail pool.
+                crate::purge::purge_pool(unsafe { &*pool });
+            });
+        }
+    }
+
+    /// Owner only: unlinks an avail pool from the avail and candidate lists.
+    pub fn leave_avail(&self, pool: *mut Pool) {
+        // SAFETY: the caller owns the live pool, which is on our avail list.
+        let pool_ref = unsafe { &*pool };
+        // SAFETY: as above.
+        unsafe {
+            self.classes[pool_ref.class.get() as usize]
+                .avail
+                .remove(pool)
+        };
+        self.remove_candidate(pool);
+    }
+
+    fn add_candidate(&self, pool: *mut Pool, now: u64) {
+        // SAFETY: the caller owns the live pool, which is on no candidate list.
+        let pool_ref = unsafe { &*pool };
+        pool_ref.candidate_since.set(now.max(1));
+        pool_ref.purge_next.set(ptr::null_mut());
+        let tail = self.candidates_tail.get();
+        pool_ref.purge_prev.set(tail);
+        if tail.is_null() {
+            self.candidates_head.set(pool);
+        } else {
+            // SAFETY: candidates are live pools of ours.
+            unsafe { (*tail).purge_next.set(pool) };
+        }
+        self.candidates_tail.set(pool);
+    }
+
+    pub fn remove_candidate(&self, pool: *mut Pool) {
+        // SAFETY: the caller owns the live pool.
+        let pool_ref = unsafe { &*pool };
+        if pool_ref.candidate_since.get() == 0 {
+            return;
+        }
+        let prev = pool_ref.purge_prev.get();
+        let next = pool_ref.purge_next.get();
+        // SAFETY: neighbours on the candidate list are live pools of ours.
+        unsafe {
+            if prev.is_null() {
+                self.candidates_head.set(next);
+            } else {
+                (*prev).purge_next.set(next);
+            }
+            if next.is_null() {
+                self.candidates_tail.set(prev);
+            } else {
+                (*next).purge_prev.set(prev);
+            }
+        }
+        pool_ref.candidate_since.set(0);
+    }
+
+    /// Owner only: purges the free pages of candidates that stayed sparse for
+    /// the purge delay (every candidate if `force`), and arenas' free pages.
+    pub fn purge_candidates(&self, now: u64, force: bool) {
+        if !force && now < self.next_purge_check.get() {
+            return;
+        }
+        let delay = crate::settings::get().purge_delay_ms as u64;
+        self.next_purge_check.set(now + (delay / 4).max(1));
+        loop {
+            let pool = self.candidates_head.get();
+            if pool.is_null() {
+                break;
+            }
+            // SAFETY: candidates are live pools of ours.
+            let pool_ref = unsafe { &*pool };
+            if !force && now < pool_ref.candidate_since.get() + delay {
+                break;
+            }
+            self.remove_candidate(pool);
+            crate::purge::purge_pool(pool_ref);
+        }
+        arena::purge_if_due();
     }
 
     /// Owner only: makes `pool` (on no list) the current pool of its class,
@@ -163,18 +289,21 @@ impl ThreadHeap {
             // SAFETY: the current pool is ours and on no list.
             let old_ref = unsafe { &*old };
             if old_ref.has_free() {
-                old_ref.state.set(PoolState::Avail);
+                old_ref.set_state(PoolState::Avail);
                 // SAFETY: on no list.
                 unsafe { lists.avail.push(old) };
                 self.settle(old);
             } else {
-                old_ref.state.set(PoolState::Full);
+                old_ref.set_state(PoolState::Full);
                 // SAFETY: on no list.
                 unsafe { lists.full.push(old) };
             }
         }
-        // SAFETY: the caller hands over a live pool of ours.
-        unsafe { (*pool).state.set(PoolState::Current) };
+        // SAFETY: the caller hands over a live pool of ours, on no list.
+        unsafe {
+            (*pool).purge_armed.set(true);
+            (*pool).set_state(PoolState::Current);
+        }
         lists.current.set(pool);
     }
 }
@@ -205,18 +334,23 @@ pub fn alloc(class: usize) -> *mut u8 {
 fn alloc_from_tail(heap: *mut ThreadHeap, class: usize) -> *mut u8 {
     // SAFETY: as in `alloc`.
     let pool = unsafe { &*(*heap).classes[class].current.get() };
-    let block = pool.carve();
+    let block = take_block(pool);
     if !block.is_null() {
         return block;
     }
     alloc_slow(heap, class)
 }
 
-/// Takes a block from a pool known to have one.
+/// Takes a block from a pool: its free list, its tail, or a purged page
+/// brought back. Null if it has none.
 fn take_block(pool: &Pool) -> *mut u8 {
-    let block = pool.free.get();
+    let mut block = pool.free.get();
     if block.is_null() {
-        return pool.carve();
+        let carved = pool.carve();
+        if !carved.is_null() || pool.purged.get() == 0 || !crate::purge::restore_page(pool) {
+            return carved;
+        }
+        block = pool.free.get();
     }
     // SAFETY: free-list blocks are free blocks of this pool.
     pool.free.set(unsafe { (*block).next });
@@ -259,7 +393,9 @@ fn alloc_slow(heap: *mut ThreadHeap, class: usize) -> *mut u8 {
         }
     }
     let mut next = lists.avail.pop();
-    if next.is_null() {
+    if !next.is_null() {
+        heap_ref.remove_candidate(next);
+    } else {
         next = thread::adopt_orphan(heap_ref, class);
     }
     if next.is_null() {
@@ -299,10 +435,10 @@ pub unsafe fn free(ptr: *mut u8) {
             (*pool).free.set(block);
             let used = (*pool).used() - 1;
             (*pool).set_used(used);
-            // The current pool stays even when empty; others may need to move
-            // lists (full -> avail) or go back to their arena (empty).
-            let state = (*pool).state.get();
-            if state != PoolState::Current && (used == 0 || state == PoolState::Full) {
+            // One compare covers the rare cases: a full pool must move to the
+            // avail list, an empty one back to its arena, a sparse one becomes
+            // a purge candidate; the current pool never leaves here.
+            if used < (*pool).slow_below.get() {
                 (*heap).settle(pool);
             }
         } else {

@@ -15,6 +15,7 @@ use crate::os::{self, OS_PAGE};
 use crate::registry;
 use core::ptr;
 use core::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 /// Marks a chunk as a huge block (the first word of its header).
 pub const HUGE_MAGIC: usize = 0x5354_5241_5441_4855;
@@ -34,14 +35,122 @@ impl HugeHeader {
     }
 }
 
+/// Marks a freed huge mapping kept in the cache for reuse.
+pub const CACHED_MAGIC: usize = 0x5354_5241_5441_4843;
+
+/// Freed huge mappings kept for reuse. A program that allocates, touches and
+/// frees multi-megabyte blocks in a loop would otherwise pay a page fault per
+/// 4 KiB on every round (mmap, fault, munmap); reusing a resident mapping
+/// costs nothing. Entries unused for the purge delay are unmapped on the next
+/// huge allocation or free, and by `trim()`.
+const CACHE_SLOTS: usize = 8;
+/// A mapping is reused for a request of at least a quarter of its size, so
+/// at most three quarters of a reused mapping sit idle.
+const CACHE_FIT_RATIO: usize = 4;
+/// Cached mappings never hold more than this in all.
+const CACHE_MAX_BYTES: usize = 512 << 20;
+
+#[derive(Clone, Copy)]
+struct CachedMapping {
+    base: *mut u8,
+    len: usize,
+    freed_at: u64,
+}
+
+struct HugeCache {
+    entries: [CachedMapping; CACHE_SLOTS],
+    count: usize,
+    bytes: usize,
+}
+
+// SAFETY: the pointers name mappings owned by the cache, guarded by its mutex.
+unsafe impl Send for HugeCache {}
+
+static CACHE: Mutex<HugeCache> = Mutex::new(HugeCache {
+    entries: [CachedMapping {
+        base: ptr::null_mut(),
+        len: 0,
+        freed_at: 0,
+    }; CACHE_SLOTS],
+    count: 0,
+    bytes: 0,
+});
+
+fn lock_cache() -> MutexGuard<'static, HugeCache> {
+    CACHE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl HugeCache {
+    fn remove(&mut self, index: usize) -> CachedMapping {
+        let entry = self.entries[index];
+        self.count -= 1;
+        self.entries[index] = self.entries[self.count];
+        self.bytes -= entry.len;
+        entry
+    }
+
+    /// Unmaps entries older than the purge delay (all of them if `force`).
+    fn expire(&mut self, now: u64, force: bool) {
+        let delay = crate::settings::get().purge_delay_ms as u64;
+        let mut index = 0;
+        while index < self.count {
+            if force || now >= self.entries[index].freed_at + delay {
+                let entry = self.remove(index);
+                release_mapping(entry.base, entry.len);
+            } else {
+                index += 1;
+            }
+        }
+    }
+
+    /// The smallest cached mapping of at least `len` bytes, if one fits.
+    fn take(&mut self, len: usize) -> Option<CachedMapping> {
+        let best = (0..self.count)
+            .filter(|&i| self.entries[i].len >= len && self.entries[i].len / CACHE_FIT_RATIO <= len)
+            .min_by_key(|&i| self.entries[i].len)?;
+        Some(self.remove(best))
+    }
+
+    fn insert(&mut self, base: *mut u8, len: usize, now: u64) {
+        while self.count == CACHE_SLOTS || self.bytes + len > CACHE_MAX_BYTES {
+            let oldest = (0..self.count)
+                .min_by_key(|&i| self.entries[i].freed_at)
+                .unwrap_or(0);
+            let entry = self.remove(oldest);
+            release_mapping(entry.base, entry.len);
+        }
+        self.entries[self.count] = CachedMapping {
+            base,
+            len,
+            freed_at: now,
+        };
+        self.count += 1;
+        self.bytes += len;
+    }
+}
+
+fn release_mapping(base: *mut u8, len: usize) {
+    registry::unregister(base as usize);
+    os::unmap(base, len);
+}
+
+/// Unmaps every cached huge mapping (part of `trim`).
+pub fn trim() {
+    lock_cache().expire(0, true);
+}
+
 static HUGE_BLOCKS: AtomicUsize = AtomicUsize::new(0);
 static HUGE_BYTES: AtomicUsize = AtomicUsize::new(0);
 
-/// Live huge blocks and the bytes mapped for them.
-pub fn counters() -> (usize, usize) {
+/// Live huge blocks, the bytes mapped for them, and bytes in cached mappings.
+pub fn counters() -> (usize, usize, usize) {
+    let cached = lock_cache().bytes;
     (
         HUGE_BLOCKS.load(Ordering::Relaxed),
         HUGE_BYTES.load(Ordering::Relaxed),
+        cached,
     )
 }
 
@@ -64,8 +173,25 @@ fn block_offset(align: usize) -> usize {
     }
 }
 
-/// Maps a huge block. Null when the size overflows or the OS refuses.
-pub fn alloc(size: usize, align: usize) -> *mut u8 {
+/// Makes `base` (a mapping of `len` bytes) a huge block and returns the block.
+fn install(base: *mut u8, len: usize, offset: usize) -> *mut u8 {
+    // SAFETY: the first page of the mapping is ours.
+    unsafe {
+        base.cast::<HugeHeader>().write(HugeHeader {
+            magic: HUGE_MAGIC,
+            map_len: len,
+            offset,
+        })
+    };
+    HUGE_BLOCKS.fetch_add(1, Ordering::Relaxed);
+    HUGE_BYTES.fetch_add(len, Ordering::Relaxed);
+    // SAFETY: offset < len.
+    unsafe { base.add(offset) }
+}
+
+/// Maps a huge block (or reuses a cached mapping), zeroed if `zeroed`. Null
+/// when the size overflows or the OS refuses.
+pub fn alloc(size: usize, align: usize, zeroed: bool) -> *mut u8 {
     let offset = block_offset(align);
     let Some(len) = size
         .checked_add(offset)
@@ -73,39 +199,38 @@ pub fn alloc(size: usize, align: usize) -> *mut u8 {
     else {
         return ptr::null_mut();
     };
-    let (base_align, block_align) = if align >= ARENA_SIZE {
-        (ARENA_SIZE, align)
+    if offset == OS_PAGE {
+        let reused = {
+            let mut cache = lock_cache();
+            cache.expire(os::now_ms(), false);
+            cache.take(len)
+        };
+        if let Some(entry) = reused {
+            let block = install(entry.base, entry.len, offset);
+            if zeroed {
+                // SAFETY: the block holds at least `size` bytes.
+                unsafe { ptr::write_bytes(block, 0, size) };
+            }
+            return block;
+        }
+    }
+    let (block_align, block_offset) = if align >= ARENA_SIZE {
+        (align, offset)
     } else {
-        (ARENA_SIZE, ARENA_SIZE)
+        (ARENA_SIZE, 0)
     };
-    let base = os::map_aligned(
-        len,
-        base_align,
-        block_align,
-        if align >= ARENA_SIZE { offset } else { 0 },
-    );
+    let base = os::map_aligned(len, ARENA_SIZE, block_align, block_offset);
     if base.is_null() {
         return base;
     }
-    let header = base.cast::<HugeHeader>();
-    // SAFETY: the first page of the fresh mapping is ours.
-    unsafe {
-        header.write(HugeHeader {
-            magic: HUGE_MAGIC,
-            map_len: len,
-            offset,
-        })
-    };
     registry::register(base as usize);
-    HUGE_BLOCKS.fetch_add(1, Ordering::Relaxed);
-    HUGE_BYTES.fetch_add(len, Ordering::Relaxed);
-    // SAFETY: offset < len.
-    let block = unsafe { base.add(offset) };
+    // Fresh mappings read as zero.
+    let block = install(base, len, offset);
     debug_assert!(block as usize % align == 0);
     block
 }
 
-/// Unmaps a huge block.
+/// Frees a huge block: its mapping goes to the cache or back to the OS.
 ///
 /// # Safety
 /// `ptr` is a live huge block returned by [`alloc`].
@@ -113,11 +238,21 @@ pub unsafe fn free(ptr: *mut u8) {
     let header = header_of(ptr);
     crate::check::on_free_huge(header, ptr);
     // SAFETY: the caller guarantees a live huge block, so its header is mapped.
-    let len = unsafe { (*header).map_len };
+    let (len, offset) = unsafe { ((*header).map_len, (*header).offset) };
     HUGE_BLOCKS.fetch_sub(1, Ordering::Relaxed);
     HUGE_BYTES.fetch_sub(len, Ordering::Relaxed);
-    registry::unregister(header as usize);
-    os::unmap(header.cast(), len);
+    let base = header.cast::<u8>();
+    if offset == OS_PAGE && len <= CACHE_MAX_BYTES / 4 {
+        // SAFETY: the header page is ours; the mark lets debug checks tell a
+        // double free from a live block.
+        unsafe { (*header).magic = CACHED_MAGIC };
+        let now = os::now_ms();
+        let mut cache = lock_cache();
+        cache.expire(now, false);
+        cache.insert(base, len, now);
+        return;
+    }
+    release_mapping(base, len);
 }
 
 /// Bytes usable from `ptr` to the end of its mapping.
@@ -163,4 +298,17 @@ pub unsafe fn resize_in_place(ptr: *mut u8, new_size: usize) -> bool {
         HUGE_BYTES.fetch_sub(old_len - new_len, Ordering::Relaxed);
     }
     true
+}
+
+/// Fork support: the cache lock, a leaf, taken last (see `fork.rs`).
+static FORK_GUARD: crate::fork::HeldGuard<HugeCache> = crate::fork::HeldGuard::new();
+
+/// Takes the huge-mapping cache lock before `fork()`.
+pub fn lock_for_fork() {
+    FORK_GUARD.hold(lock_cache());
+}
+
+/// Releases it after `fork()`, in the parent and in the child.
+pub fn unlock_after_fork() {
+    FORK_GUARD.release();
 }

@@ -22,7 +22,8 @@
 //! it also serves the sizes pymalloc hands to the C library:
 //!
 //! ```text
-//!  +3  object-specific allocators   (per-type free lists: a later layer)
+//!  +3  object-specific allocators   type_cache.rs
+//!        per-thread free lists of one type (CPython's dict free list)
 //!  +2  object allocator             pool.rs, heap.rs, thread.rs
 //!        size classes -> pools of one class -> blocks on free lists,
 //!        one heap of pools per thread
@@ -64,12 +65,26 @@
 //! ## Where things live
 //!
 //! `lib.rs` (this file) is the `GlobalAlloc` front: it picks class or huge
-//! block and calls `heap.rs`. `stats.rs` builds [`stats()`]; `settings.rs`
-//! reads `STRATA_*` variables; `check.rs` holds the misuse checks of debug
-//! builds (double free, foreign pointers). `debug.rs` is the debug mode
-//! (`STRATA_DEBUG=1`: guard bytes, fill patterns, checks on every free) and
-//! `fork.rs` the `pthread_atfork` handlers, both used by the C API
+//! block and calls `heap.rs`. `purge.rs` gives back the free pages inside
+//! sparse pools; `type_cache.rs` holds [`TypeCache`] and [`ClassCache`];
+//! `stats.rs` builds [`stats()`]; `settings.rs` reads `STRATA_*` variables;
+//! `check.rs` holds the misuse checks of debug builds (double free, foreign
+//! pointers); [`trim()`] gives memory back at once. `debug.rs` is the debug
+//! mode (`STRATA_DEBUG=1`: guard bytes, fill patterns, checks on every free)
+//! and `fork.rs` the `pthread_atfork` handlers, both used by the C API
 //! (`allocator/capi`).
+//!
+//! ## Giving memory back
+//!
+//! * **Purge delay** (`STRATA_PURGE_DELAY_MS`, 10 ms): free pages stay
+//!   resident that long, so a program that frees and reallocates reuses them,
+//!   then go back to the OS with `madvise`.
+//! * **Empty pools** return to their arena at once; **empty arenas** are
+//!   unmapped (`STRATA_RETAIN` are kept, purged).
+//! * **Sparse pools** (a quarter full or less for the purge delay) give back
+//!   the 4 KiB pages no live block touches; see `purge.rs`.
+//! * **Huge mappings** freed are cached briefly for reuse, which spares a
+//!   program that churns multi-megabyte blocks a page fault per page.
 //!
 //! ## Guarantees
 //!
@@ -79,6 +94,11 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 mod arena;
 mod check;
 pub mod debug;
@@ -87,15 +107,18 @@ mod heap;
 mod large;
 mod os;
 mod pool;
+mod purge;
 mod registry;
 pub mod settings;
 mod size_class;
 mod stats;
 mod thread;
+mod type_cache;
 
 pub use arena::{ArenaCounters, ARENA_SIZE, PAGE_SIZE};
 pub use size_class::{MEDIUM_MAX, NUM_CLASSES, SMALL_MAX};
 pub use stats::{stats, ClassStats, Stats};
+pub use type_cache::{ClassCache, TypeCache, TypeCacheStats, MAX_TYPE_CACHES};
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr;
@@ -110,14 +133,14 @@ pub struct Strata;
 fn allocate(size: usize, align: usize) -> *mut u8 {
     match size_class::class_for(size, align) {
         Some(class) => heap::alloc(class),
-        None => allocate_huge(size, align),
+        None => allocate_huge(size, align, false),
     }
 }
 
 #[cold]
 #[inline(never)]
-fn allocate_huge(size: usize, align: usize) -> *mut u8 {
-    large::alloc(size.max(1), align)
+fn allocate_huge(size: usize, align: usize, zeroed: bool) -> *mut u8 {
+    large::alloc(size.max(1), align, zeroed)
 }
 
 // SAFETY: every block returned is at least `layout.size()` bytes, aligned to
@@ -156,8 +179,8 @@ unsafe impl GlobalAlloc for Strata {
                 }
                 block
             }
-            // Fresh mappings read as zero.
-            None => allocate_huge(layout.size(), layout.align()),
+            // Fresh mappings read as zero; reused ones are cleared.
+            None => allocate_huge(layout.size(), layout.align(), true),
         }
     }
 
@@ -220,12 +243,23 @@ fn fits_in_place(usable: usize, new_size: usize, align: usize) -> bool {
     usable - new_size < os::OS_PAGE
 }
 
-/// Gives memory back to the OS now: collects blocks other threads freed into
-/// pools of exited threads, returns the pools that are empty, and unmaps the
-/// spare arena (like `malloc_trim(0)`).
+/// Gives memory back to the OS now, like `malloc_trim(0)` or `mi_collect`:
+/// the free pages inside the calling thread's pools, the pools of exited
+/// threads that emptied, every free arena page, and the spare arenas.
+/// Other threads' pools are purged by those threads themselves, after the
+/// purge delay (`STRATA_PURGE_DELAY_MS`), without any call.
 pub fn trim() {
+    let heap = thread::current();
+    if !core::ptr::eq(heap, &heap::EMPTY_HEAP) {
+        // SAFETY: this thread's own heap.
+        unsafe {
+            type_cache::flush_all(&*heap);
+            (*heap).purge_all();
+        }
+    }
     thread::trim_orphans();
-    arena::release_spare();
+    arena::trim();
+    large::trim();
 }
 
 /// Low-level entry points for the C API: sizes and alignments without a `Layout`.

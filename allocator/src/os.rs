@@ -82,7 +82,6 @@ pub fn unmap(addr: *mut u8, len: usize) {
     }
 }
 
-#[allow(dead_code)] // used by memory purging
 /// Tells the OS the pages in `[addr, addr+len)` are not needed: their physical
 /// memory is freed at once and they read back as zero on the next touch.
 pub fn decommit(addr: *mut u8, len: usize) {
@@ -123,4 +122,15 @@ pub fn grow_in_place(addr: *mut u8, old_len: usize, new_len: usize) -> bool {
     // changes; on success the extra pages are fresh, zeroed and ours.
     let p = unsafe { libc::mremap(addr.cast(), old_len, new_len, 0) };
     p != libc::MAP_FAILED
+}
+
+/// Milliseconds on a coarse monotonic clock (a vDSO read, no system call).
+pub fn now_ms() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a valid out-pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+    ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
 }

@@ -64,8 +64,24 @@ pub struct Pool {
     pub start: Cell<*mut u8>,
     pub prev: Cell<*mut Pool>,
     pub next: Cell<*mut Pool>,
+    /// A local free with `used` below this goes to the slow path: 0 for the
+    /// current pool (never), `u32::MAX` for a full one (always: it must move
+    /// to the avail list), otherwise the point where it becomes empty or, if
+    /// armed, sparse enough to have its free pages purged.
+    pub slow_below: Cell<u32>,
+    /// Whether falling to a quarter full makes this pool a purge candidate.
+    pub purge_armed: Cell<bool>,
+    /// OS pages of this pool given back to the OS; the blocks that start in
+    /// them are free but off the free list until the page is restored.
+    pub purged: Cell<u128>,
+    /// When the pool became a purge candidate (0: it is not one).
+    pub candidate_since: Cell<u64>,
+    pub purge_prev: Cell<*mut Pool>,
+    pub purge_next: Cell<*mut Pool>,
     // Shared with other threads.
     pub remote: AtomicPtr<Block>,
+    /// Blocks on `remote`, for statistics.
+    pub remote_count: AtomicU32,
     pub remote_next: AtomicPtr<Pool>,
     pub queued: AtomicBool,
 }
@@ -95,7 +111,14 @@ impl Pool {
         start: Cell::new(ptr::null_mut()),
         prev: Cell::new(ptr::null_mut()),
         next: Cell::new(ptr::null_mut()),
+        slow_below: Cell::new(0),
+        purge_armed: Cell::new(false),
+        purged: Cell::new(0),
+        candidate_since: Cell::new(0),
+        purge_prev: Cell::new(ptr::null_mut()),
+        purge_next: Cell::new(ptr::null_mut()),
         remote: AtomicPtr::new(ptr::null_mut()),
+        remote_count: AtomicU32::new(0),
         remote_next: AtomicPtr::new(ptr::null_mut()),
         queued: AtomicBool::new(false),
     };
@@ -134,7 +157,14 @@ impl Pool {
         self.start.set(start);
         self.prev.set(ptr::null_mut());
         self.next.set(ptr::null_mut());
+        self.slow_below.set(0);
+        self.purge_armed.set(true);
+        self.purged.set(0);
+        self.candidate_since.set(0);
+        self.purge_prev.set(ptr::null_mut());
+        self.purge_next.set(ptr::null_mut());
         self.remote.store(ptr::null_mut(), Ordering::Relaxed);
+        self.remote_count.store(0, Ordering::Relaxed);
         self.remote_next.store(ptr::null_mut(), Ordering::Relaxed);
         self.queued.store(false, Ordering::Relaxed);
     }
@@ -168,7 +198,18 @@ impl Pool {
     /// Owner only: whether an allocation from this pool would succeed.
     #[inline]
     pub fn has_free(&self) -> bool {
-        !self.free.get().is_null() || self.bump.get() < self.end.get()
+        !self.free.get().is_null() || self.bump.get() < self.end.get() || self.purged.get() != 0
+    }
+
+    /// Owner only: the state, and with it when local frees take the slow path.
+    pub fn set_state(&self, state: PoolState) {
+        self.state.set(state);
+        self.slow_below.set(match state {
+            PoolState::Current | PoolState::Unused => 0,
+            PoolState::Full => u32::MAX,
+            PoolState::Avail if self.purge_armed.get() => self.capacity.get() / 4 + 1,
+            PoolState::Avail => 1,
+        });
     }
 
     /// Owner only: moves blocks freed by other threads to the local free list.
@@ -189,6 +230,9 @@ impl Pool {
         }
         debug_assert!(count <= self.used());
         self.set_used(self.used() - count);
+        if count > 0 {
+            self.remote_count.fetch_sub(count, Ordering::Relaxed);
+        }
         count
     }
 
@@ -197,6 +241,8 @@ impl Pool {
     /// # Safety
     /// `block` is an allocated block of this pool that nobody uses any more.
     pub unsafe fn push_remote(&self, block: *mut Block) {
+        // Counted before the push, so the owner's subtraction never runs first.
+        self.remote_count.fetch_add(1, Ordering::Relaxed);
         let mut head = self.remote.load(Ordering::Relaxed);
         loop {
             // SAFETY: the caller owns the block until the push succeeds.
@@ -296,6 +342,17 @@ impl PoolList {
             }
             (*pool).prev.set(ptr::null_mut());
             (*pool).next.set(ptr::null_mut());
+        }
+    }
+
+    /// Visits every pool on the list.
+    pub fn for_each(&self, mut visit: impl FnMut(*mut Pool)) {
+        let mut pool = self.head.get();
+        while !pool.is_null() {
+            // SAFETY: list members are live pools; read the link first.
+            let next = unsafe { (*pool).next.get() };
+            visit(pool);
+            pool = next;
         }
     }
 

@@ -1,53 +1,207 @@
-//! Settings, read once from `STRATA_*` environment variables.
+//! Settings: from `STRATA_*` environment variables, read once, and from code.
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `STRATA_ARENA_SIZE` | `4M` | bytes mapped per arena: 1 MiB to 4 MiB, a multiple of 16 KiB (suffixes `K`, `M`) |
+//! | `STRATA_PURGE_DELAY_MS` | `10` | how long free pages are kept resident before they are given back to the OS |
+//! | `STRATA_RETAIN` | `1` | entirely free arenas kept mapped (their pages are still purged) |
+//! | `STRATA_HUGE_PAGES` | `0` | ask for transparent huge pages on arenas |
+//! | `STRATA_VERBOSE` | `0` | report arena mapping and unmapping on standard error |
+//! | `STRATA_SHOW_STATS` | `0` | print the statistics table when the program exits |
 //!
 //! The environment is read with `getenv`, which returns a pointer into the
 //! process's environment block: no allocation, so it is safe on the first
 //! allocation of a program. A malformed value prints one warning naming the
-//! variable and the default is used.
+//! variable, and the default is used. The purge delay, the retained arena count
+//! and verbosity can also be changed from code at any time; the arena size only
+//! before the first arena is mapped.
 
 use crate::os;
 use core::ffi::CStr;
 use core::fmt::Write;
-use std::sync::OnceLock;
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::time::Duration;
 
 /// The allocator's settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Settings {
-    /// `STRATA_RETAIN`: entirely free arenas kept mapped for reuse (0 or 1).
+    /// `STRATA_ARENA_SIZE`: bytes per arena.
+    pub arena_size: usize,
+    /// `STRATA_PURGE_DELAY_MS`: milliseconds free pages stay resident.
+    pub purge_delay_ms: usize,
+    /// `STRATA_RETAIN`: entirely free arenas kept mapped for reuse.
     pub retain_arenas: usize,
     /// `STRATA_HUGE_PAGES`: ask for transparent huge pages on arenas.
     pub huge_pages: bool,
     /// `STRATA_VERBOSE`: report notable events on standard error.
     pub verbose: bool,
+    /// `STRATA_SHOW_STATS`: print `strata::stats()` at exit.
+    pub show_stats: bool,
 }
 
+/// Largest (and default) arena: the alignment every arena is mapped at.
+pub const MAX_ARENA_SIZE: usize = crate::arena::ARENA_SIZE;
+/// Smallest arena: must hold the header and the longest pool.
+pub const MIN_ARENA_SIZE: usize = 1 << 20;
+
 impl Settings {
-    /// The settings when no variable is set.
+    /// The settings when no variable is set. The purge delay is 10 ms, like
+    /// mimalloc's: long enough that a program freeing and reallocating in a
+    /// loop reuses resident pages, short enough that a mass free shows up in
+    /// the resident set almost at once.
     pub const DEFAULT: Settings = Settings {
+        arena_size: MAX_ARENA_SIZE,
+        purge_delay_ms: 10,
         retain_arenas: 1,
         huge_pages: false,
         verbose: false,
+        show_stats: false,
     };
 }
 
-static SETTINGS: OnceLock<Settings> = OnceLock::new();
+const UNREAD: u8 = 0;
+const READING: u8 = 1;
+const READY: u8 = 2;
 
-/// The settings in force (read from the environment on first use).
-pub fn get() -> &'static Settings {
-    SETTINGS.get_or_init(|| {
-        from_env(|name| {
+static STATE: AtomicU8 = AtomicU8::new(UNREAD);
+static ARENA_SIZE: AtomicUsize = AtomicUsize::new(MAX_ARENA_SIZE);
+static PURGE_DELAY_MS: AtomicUsize = AtomicUsize::new(10);
+static RETAIN: AtomicUsize = AtomicUsize::new(1);
+static HUGE_PAGES: AtomicBool = AtomicBool::new(false);
+static VERBOSE: AtomicBool = AtomicBool::new(false);
+static SHOW_STATS: AtomicBool = AtomicBool::new(false);
+static ARENA_SIZE_FROZEN: AtomicBool = AtomicBool::new(false);
+
+fn ensure_read() {
+    if STATE.load(Ordering::Acquire) == READY {
+        return;
+    }
+    if STATE
+        .compare_exchange(UNREAD, READING, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
+    {
+        let env = from_env(|name| {
             // SAFETY: name is a valid C string; getenv returns null or a valid one.
             let value = unsafe { libc::getenv(name.as_ptr()) };
             // SAFETY: non-null results of getenv are NUL-terminated strings.
             (!value.is_null()).then(|| unsafe { CStr::from_ptr(value) }.to_bytes())
-        })
-    })
+        });
+        store(&env);
+        // Release: readers that see READY see the stored values.
+        STATE.store(READY, Ordering::Release);
+    } else {
+        // Another thread is parsing a handful of variables: wait for it.
+        while STATE.load(Ordering::Acquire) != READY {
+            core::hint::spin_loop();
+        }
+    }
+}
+
+fn store(settings: &Settings) {
+    ARENA_SIZE.store(settings.arena_size, Ordering::Relaxed);
+    PURGE_DELAY_MS.store(settings.purge_delay_ms, Ordering::Relaxed);
+    RETAIN.store(settings.retain_arenas, Ordering::Relaxed);
+    HUGE_PAGES.store(settings.huge_pages, Ordering::Relaxed);
+    VERBOSE.store(settings.verbose, Ordering::Relaxed);
+    SHOW_STATS.store(settings.show_stats, Ordering::Relaxed);
+}
+
+/// The settings in force (the environment is read on first use).
+pub fn get() -> Settings {
+    ensure_read();
+    Settings {
+        arena_size: ARENA_SIZE.load(Ordering::Relaxed),
+        purge_delay_ms: PURGE_DELAY_MS.load(Ordering::Relaxed),
+        retain_arenas: RETAIN.load(Ordering::Relaxed),
+        huge_pages: HUGE_PAGES.load(Ordering::Relaxed),
+        verbose: VERBOSE.load(Ordering::Relaxed),
+        show_stats: SHOW_STATS.load(Ordering::Relaxed),
+    }
+}
+
+/// Sets how long free pages stay resident before they are given back to the
+/// OS. Zero gives them back at once.
+pub fn set_purge_delay(delay: Duration) {
+    ensure_read();
+    PURGE_DELAY_MS.store(
+        delay.as_millis().min(usize::MAX as u128) as usize,
+        Ordering::Relaxed,
+    );
+}
+
+/// Sets how many entirely free arenas are kept mapped for reuse.
+pub fn set_retained_arenas(count: usize) {
+    ensure_read();
+    RETAIN.store(count, Ordering::Relaxed);
+}
+
+/// Turns reports on standard error on or off.
+pub fn set_verbose(on: bool) {
+    ensure_read();
+    VERBOSE.store(on, Ordering::Relaxed);
+}
+
+/// Error from [`set_arena_size`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArenaSizeError {
+    /// Outside 1 MiB ..= 4 MiB or not a multiple of the 16 KiB pool page.
+    OutOfRange(usize),
+    /// An arena is already mapped; the size can no longer change.
+    AlreadyInUse,
+}
+
+impl core::fmt::Display for ArenaSizeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ArenaSizeError::OutOfRange(size) => write!(
+                f,
+                "arena size {size} must be a multiple of {} between {MIN_ARENA_SIZE} and {MAX_ARENA_SIZE}",
+                crate::arena::PAGE_SIZE
+            ),
+            ArenaSizeError::AlreadyInUse => f.write_str("the arena size cannot change once an arena is mapped"),
+        }
+    }
+}
+
+impl std::error::Error for ArenaSizeError {}
+
+/// Sets the arena size; only before the first arena is mapped.
+pub fn set_arena_size(bytes: usize) -> Result<(), ArenaSizeError> {
+    ensure_read();
+    if !valid_arena_size(bytes) {
+        return Err(ArenaSizeError::OutOfRange(bytes));
+    }
+    if ARENA_SIZE_FROZEN.load(Ordering::Acquire) {
+        return Err(ArenaSizeError::AlreadyInUse);
+    }
+    ARENA_SIZE.store(bytes, Ordering::Relaxed);
+    Ok(())
+}
+
+/// The arena size, fixed from the first arena on (called under the arena lock).
+pub(crate) fn freeze_arena_size() -> usize {
+    ensure_read();
+    ARENA_SIZE_FROZEN.store(true, Ordering::Release);
+    ARENA_SIZE.load(Ordering::Relaxed)
+}
+
+fn valid_arena_size(bytes: usize) -> bool {
+    (MIN_ARENA_SIZE..=MAX_ARENA_SIZE).contains(&bytes) && bytes % crate::arena::PAGE_SIZE == 0
 }
 
 /// Builds settings from a variable lookup (the environment, or a test's map).
 pub fn from_env<'a>(lookup: impl Fn(&CStr) -> Option<&'a [u8]>) -> Settings {
     let default = Settings::DEFAULT;
     Settings {
+        arena_size: parse(&lookup, c"STRATA_ARENA_SIZE", default.arena_size, |raw| {
+            parse_size(raw).filter(|&n| valid_arena_size(n))
+        }),
+        purge_delay_ms: parse(
+            &lookup,
+            c"STRATA_PURGE_DELAY_MS",
+            default.purge_delay_ms,
+            parse_count,
+        ),
         retain_arenas: parse(
             &lookup,
             c"STRATA_RETAIN",
@@ -61,6 +215,12 @@ pub fn from_env<'a>(lookup: impl Fn(&CStr) -> Option<&'a [u8]>) -> Settings {
             parse_flag,
         ),
         verbose: parse(&lookup, c"STRATA_VERBOSE", default.verbose, parse_flag),
+        show_stats: parse(
+            &lookup,
+            c"STRATA_SHOW_STATS",
+            default.show_stats,
+            parse_flag,
+        ),
     }
 }
 
@@ -68,7 +228,7 @@ fn parse<'a, T: Copy>(
     lookup: &impl Fn(&CStr) -> Option<&'a [u8]>,
     name: &CStr,
     default: T,
-    parser: fn(&[u8]) -> Option<T>,
+    parser: impl Fn(&[u8]) -> Option<T>,
 ) -> T {
     let Some(raw) = lookup(name) else {
         return default;
@@ -93,6 +253,19 @@ fn parse<'a, T: Copy>(
 pub fn parse_count(raw: &[u8]) -> Option<usize> {
     let text = core::str::from_utf8(raw).ok()?.trim();
     text.parse().ok()
+}
+
+/// A byte count with an optional `K`, `M` or `G` suffix (powers of 1024).
+pub fn parse_size(raw: &[u8]) -> Option<usize> {
+    let text = core::str::from_utf8(raw).ok()?.trim();
+    let (digits, shift) = match text.char_indices().last()? {
+        (at, 'k' | 'K') => (&text[..at], 10),
+        (at, 'm' | 'M') => (&text[..at], 20),
+        (at, 'g' | 'G') => (&text[..at], 30),
+        _ => (text, 0),
+    };
+    let value: usize = digits.parse().ok()?;
+    value.checked_mul(1 << shift)
 }
 
 /// `1`/`0`, `true`/`false`, `yes`/`no`, `on`/`off`.
@@ -129,25 +302,46 @@ mod tests {
     #[test]
     fn well_formed_values_are_taken() {
         let s = settings_with(&[
+            ("STRATA_ARENA_SIZE", "2M"),
+            ("STRATA_PURGE_DELAY_MS", "250"),
             ("STRATA_RETAIN", "0"),
             ("STRATA_HUGE_PAGES", "yes"),
             ("STRATA_VERBOSE", "1"),
+            ("STRATA_SHOW_STATS", "on"),
         ]);
         assert_eq!(
             s,
             Settings {
+                arena_size: 2 << 20,
+                purge_delay_ms: 250,
                 retain_arenas: 0,
                 huge_pages: true,
-                verbose: true
+                verbose: true,
+                show_stats: true
             }
+        );
+        assert_eq!(
+            settings_with(&[("STRATA_ARENA_SIZE", "1048576")]).arena_size,
+            1 << 20
         );
     }
 
     #[test]
     fn malformed_values_fall_back_to_the_default() {
-        let s = settings_with(&[("STRATA_RETAIN", "lots"), ("STRATA_HUGE_PAGES", "maybe")]);
+        let s = settings_with(&[
+            ("STRATA_ARENA_SIZE", "64M"),
+            ("STRATA_PURGE_DELAY_MS", "soon"),
+            ("STRATA_RETAIN", "-1"),
+            ("STRATA_HUGE_PAGES", "maybe"),
+            ("STRATA_VERBOSE", "2"),
+            ("STRATA_SHOW_STATS", "loud"),
+        ]);
         assert_eq!(s, Settings::DEFAULT);
-        assert_eq!(parse_count(b"-1"), None);
-        assert_eq!(parse_flag(b"2"), None);
+        assert_eq!(
+            settings_with(&[("STRATA_ARENA_SIZE", "1000001")]).arena_size,
+            Settings::DEFAULT.arena_size
+        );
+        assert_eq!(parse_size(b"12X"), None);
+        assert_eq!(parse_size(b"99999999999999999999G"), None);
     }
 }

@@ -59,6 +59,7 @@ fn lock_orphans() -> MutexGuard<'static, ()> {
 /// on `recycled` for a new thread.
 struct HeapStore {
     recycled: *mut ThreadHeap,
+    all: *mut ThreadHeap,
     cursor: *mut u8,
     end: *mut u8,
     live: usize,
@@ -69,6 +70,7 @@ unsafe impl Send for HeapStore {}
 
 static HEAPS: Mutex<HeapStore> = Mutex::new(HeapStore {
     recycled: ptr::null_mut(),
+    all: ptr::null_mut(),
     cursor: ptr::null_mut(),
     end: ptr::null_mut(),
     live: 0,
@@ -109,8 +111,10 @@ impl HeapStore {
         // cursor aligned because size is a multiple of align.
         unsafe {
             heap.write(ThreadHeap::new());
+            (*heap).all_next.set(self.all);
             self.cursor = self.cursor.add(size);
         }
+        self.all = heap;
         self.live += 1;
         heap
     }
@@ -138,11 +142,28 @@ pub fn init_current() -> *mut ThreadHeap {
     // SAFETY: the heap is ours now.
     unsafe { (*heap).process_remote_queue(false) };
     HEAP.with(|cell| cell.set(heap));
+    register_exit_report();
     if let Some(key) = exit_key() {
         // SAFETY: a key we created; the value is only read by our destructor.
         unsafe { libc::pthread_setspecific(key, heap.cast()) };
     }
     heap
+}
+
+/// With `STRATA_SHOW_STATS=1`, prints the statistics table when the process
+/// exits. Registered from the first heap's set-up, where no lock is held, so
+/// an `atexit` that allocates cannot deadlock.
+fn register_exit_report() {
+    static REGISTERED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if crate::settings::get().show_stats && !REGISTERED.swap(true, Ordering::Relaxed) {
+        // SAFETY: registering a plain extern "C" function.
+        unsafe { libc::atexit(print_stats_at_exit) };
+    }
+}
+
+extern "C" fn print_stats_at_exit() {
+    use std::io::Write;
+    let _ = write!(std::io::stderr(), "{}", crate::stats());
 }
 
 extern "C" fn on_thread_exit(value: *mut libc::c_void) {
@@ -166,6 +187,7 @@ extern "C" fn on_thread_exit(value: *mut libc::c_void) {
 fn abandon(heap: *mut ThreadHeap) {
     // SAFETY: called on the owning thread, which is exiting.
     let heap_ref = unsafe { &*heap };
+    crate::type_cache::retire(heap_ref);
     heap_ref.process_remote_queue(false);
     let _guard = lock_orphans();
     for class in 0..heap_ref.classes.len() {
@@ -180,6 +202,7 @@ fn abandon(heap: *mut ThreadHeap) {
                 if pool.is_null() {
                     break;
                 }
+                heap_ref.remove_candidate(pool);
                 orphan_pool(pool);
             }
         }
@@ -203,10 +226,10 @@ fn orphan_pool(pool: *mut Pool) {
     // SAFETY: on no list; orphan lists are guarded by the lock we hold.
     unsafe {
         if pool_ref.has_free() {
-            pool_ref.state.set(PoolState::Avail);
+            pool_ref.set_state(PoolState::Avail);
             lists.avail.push(pool);
         } else {
-            pool_ref.state.set(PoolState::Full);
+            pool_ref.set_state(PoolState::Full);
             lists.full.push(pool);
         }
     }
@@ -261,6 +284,7 @@ pub fn adopt_orphan(heap: &ThreadHeap, class: usize) -> *mut Pool {
     tidy_orphans();
     let pool = ORPHANS.classes[class].avail.pop();
     if !pool.is_null() {
+        ORPHANS.remove_candidate(pool);
         ORPHAN_POOLS.fetch_sub(1, Ordering::Relaxed);
         // SAFETY: a live orphaned pool, now on no list; owners change only
         // under the lock we hold.
@@ -278,6 +302,25 @@ pub fn adopt_orphan(heap: &ThreadHeap, class: usize) -> *mut Pool {
 pub fn trim_orphans() {
     let _guard = lock_orphans();
     tidy_orphans();
+    for lists in &ORPHANS.classes {
+        lists.avail.for_each(|pool| {
+            ORPHANS.remove_candidate(pool);
+            // SAFETY: orphaned pools are owned by the lock holder: us.
+            crate::purge::purge_pool(unsafe { &*pool });
+        });
+    }
+}
+
+/// Runs `visit` on every heap ever made (under the heap lock).
+pub fn for_each_heap(mut visit: impl FnMut(&ThreadHeap)) {
+    let store = lock_heaps();
+    let mut heap = store.all;
+    while !heap.is_null() {
+        // SAFETY: heaps are never unmapped.
+        let heap_ref = unsafe { &*heap };
+        visit(heap_ref);
+        heap = heap_ref.all_next.get();
+    }
 }
 
 /// Orphaned pools and live thread heaps, for statistics.

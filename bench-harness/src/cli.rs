@@ -92,7 +92,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub workload: String,
     /// Allocators, comma-separated; for collector workloads the child's
-    /// global allocator (default: system).
+    /// global allocator (default: strata).
     #[arg(long, value_delimiter = ',')]
     pub allocator: Vec<String>,
     /// Collectors, comma-separated (collector workloads).
@@ -184,6 +184,7 @@ fn dispatch(command: Option<Command>) -> Result<i32, Failure> {
         Some(Command::Run(args)) => run_command(&args),
         Some(Command::Report { file, out }) => {
             let results = Results::load(&file)?;
+            print!("{}", report::terminal_table(&results));
             write_report(&results, &out)?;
             Ok(0)
         }
@@ -272,6 +273,11 @@ fn plan(common: &Common, jobs: Vec<Job>) -> Plan {
     }
 }
 
+/// Global allocator of collector runs: one allocator under every collector,
+/// so that the collectors' own costs are what differs. strata, because
+/// strata-gc allocates its objects through it whatever the global allocator.
+pub const COLLECTOR_HOST: &str = "strata";
+
 /// Every workload on every peer that can run it.
 pub fn default_jobs() -> Result<Vec<Job>, Failure> {
     let mut jobs = Vec::new();
@@ -284,7 +290,7 @@ pub fn default_jobs() -> Result<Vec<Job>, Failure> {
             });
         }
     }
-    let system = allocator("system")?;
+    let host = allocator(COLLECTOR_HOST)?;
     for w in gc_workloads::GC_WORKLOADS {
         for c in collectors::COLLECTORS
             .iter()
@@ -292,7 +298,7 @@ pub fn default_jobs() -> Result<Vec<Job>, Failure> {
         {
             jobs.push(Job {
                 workload: w.name.into(),
-                allocator: system,
+                allocator: host,
                 collector: Some(c.name.into()),
             });
         }
@@ -317,7 +323,11 @@ fn run_command(args: &RunArgs) -> Result<i32, Failure> {
                 w.name
             )));
         }
-        let host = allocator(args.allocator.first().map_or("system", String::as_str))?;
+        let host = allocator(
+            args.allocator
+                .first()
+                .map_or(COLLECTOR_HOST, String::as_str),
+        )?;
         for c in &args.collector {
             let collector = collectors::find(c)
                 .ok_or_else(|| usage(format!("unknown collector '{c}' (see strata-bench list)")))?;

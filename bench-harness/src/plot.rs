@@ -50,7 +50,85 @@ pub fn write_plots(results: &Results, dir: &Path) -> Result<Vec<String>, String>
             written.push(file);
         }
     }
+    let mut collector_workloads: Vec<&str> = Vec::new();
+    for s in summaries.iter().filter(|s| s.collector.is_some()) {
+        if !collector_workloads.contains(&s.workload.as_str()) {
+            collector_workloads.push(&s.workload);
+        }
+    }
+    for workload in collector_workloads {
+        let file = format!("mmu-{workload}.svg");
+        mmu_curves(&summaries, workload, &dir.join(&file))
+            .map_err(|e| format!("cannot draw {file}: {e}"))?;
+        written.push(file);
+    }
     Ok(written)
+}
+
+/// Minimum mutator utilisation against window length, one line per
+/// collector: how much of any window of that length the program got to run.
+fn mmu_curves(
+    summaries: &[Summary],
+    workload: &str,
+    path: &Path,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let curves: Vec<(&str, &[(f64, f64)])> = summaries
+        .iter()
+        .filter(|s| s.workload == workload)
+        .filter_map(|s| {
+            s.collector
+                .as_ref()
+                .map(|c| (s.peer.as_str(), c.mmu.as_slice()))
+        })
+        .filter(|(_, mmu)| !mmu.is_empty())
+        .collect();
+    let (Some(first), Some(last)) = (
+        curves
+            .iter()
+            .filter_map(|c| c.1.first())
+            .map(|p| p.0)
+            .reduce(f64::min),
+        curves
+            .iter()
+            .filter_map(|c| c.1.last())
+            .map(|p| p.0)
+            .reduce(f64::max),
+    ) else {
+        return Ok(());
+    };
+    let root = SVGBackend::new(path, (700, 420)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!("{workload}: minimum mutator utilisation"),
+            ("sans-serif", 18),
+        )
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d((first..last).log_scale(), 0f64..1.05)?;
+    chart
+        .configure_mesh()
+        .x_desc("window (ms)")
+        .y_desc("utilisation")
+        .draw()?;
+    for (i, (peer, mmu)) in curves.iter().enumerate() {
+        let colour = COLOURS[i % COLOURS.len()];
+        chart
+            .draw_series(LineSeries::new(mmu.iter().copied(), colour.stroke_width(2)))?
+            .label(*peer)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 12, y)], colour.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()?;
+    root.present()?;
+    Ok(())
 }
 
 fn bars(
@@ -79,11 +157,16 @@ fn bars(
             .map(|r| pick(&r))
             .filter(|v| v.is_finite())
     };
-    let top = workloads
+    let values: Vec<f64> = workloads
         .iter()
         .flat_map(|w| peers.iter().filter_map(move |p| value(w, p)))
-        .fold(1.0f64, f64::max)
-        * 1.1;
+        .filter(|v| *v > 0.0)
+        .collect();
+    // A log scale around 1.0 shows 0.5x and 2x as equally far from the
+    // baseline, and keeps a 300x outlier (bump's memory) from flattening
+    // every other bar.
+    let top = values.iter().copied().fold(1.0f64, f64::max) * 1.3;
+    let bottom = values.iter().copied().fold(1.0f64, f64::min) / 1.3;
     let width = 160 + 90 * workloads.len() as u32;
     let root = SVGBackend::new(path, (width.max(700), 480)).into_drawing_area();
     root.fill(&WHITE)?;
@@ -92,10 +175,11 @@ fn bars(
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(50)
-        .build_cartesian_2d(0f64..workloads.len() as f64, 0f64..top)?;
+        .build_cartesian_2d(0f64..workloads.len() as f64, (bottom..top).log_scale())?;
     chart
         .configure_mesh()
         .disable_x_mesh()
+        .y_label_formatter(&|y| format!("{y:.2}x"))
         .x_labels(workloads.len() * 2 + 1)
         .x_label_formatter(&|x| {
             let i = x.floor() as usize;

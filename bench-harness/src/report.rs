@@ -8,6 +8,17 @@ fn mib(bytes: f64) -> String {
     format!("{:.1}", bytes / (1024.0 * 1024.0))
 }
 
+/// A rate with an SI prefix: `1.23M`, `45.6k`, `789`.
+fn rate(per_sec: f64) -> String {
+    if per_sec >= 1e6 {
+        format!("{:.2}M", per_sec / 1e6)
+    } else if per_sec >= 1e3 {
+        format!("{:.1}k", per_sec / 1e3)
+    } else {
+        format!("{per_sec:.1}")
+    }
+}
+
 fn us(ns: f64) -> String {
     format!("{:.1}", ns / 1000.0)
 }
@@ -23,7 +34,7 @@ fn ratio(r: f64) -> String {
 const HEADER: [&str; 10] = [
     "workload",
     "peer",
-    "Mops/s (min-max)",
+    "ops/s (min-max)",
     "speed vs base",
     "p99 us",
     "max us",
@@ -46,12 +57,7 @@ fn rows(results: &Results, kind: Kind) -> Vec<[String; 10]> {
             [
                 s.workload.clone(),
                 s.peer.clone(),
-                format!(
-                    "{:.2} ({:.2}-{:.2})",
-                    ops.median / 1e6,
-                    ops.min / 1e6,
-                    ops.max / 1e6
-                ),
+                format!("{} ({}-{})", rate(ops.median), rate(ops.min), rate(ops.max)),
                 r.map_or("-".into(), |r| ratio(r.speed)),
                 us(s.p99_ns.median),
                 us(s.max_pause_ns.median),
@@ -114,6 +120,75 @@ fn kind_name(kind: Kind) -> &'static str {
     }
 }
 
+/// Windows of the utilisation curve shown in the table (the plots show all).
+const TABLE_MMU_WINDOWS_MS: [f64; 4] = [1.0, 10.0, 100.0, 1000.0];
+
+/// The figures the main tables leave out: heap and locality details for
+/// every run, collection throughput and mutator utilisation for collectors.
+fn details(out: &mut String, results: &Results) {
+    let summaries = summary::summarize(&results.records);
+    let _ = writeln!(
+        out,
+        "## Heap and locality details\n\n| workload | peer | p99.9 us | final MiB | overhead B/object | \
+         median distance B | walk in order ns/node | walk shuffled ns/node |\n|---|---|---|---|---|---|---|---|"
+    );
+    for s in &summaries {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {:.1} | {:.0} | {:.2} | {:.2} |",
+            s.workload,
+            s.peer,
+            us(s.p999_ns.median),
+            mib(s.final_rss.median),
+            s.overhead_bytes_per_object.median,
+            s.median_distance.median,
+            s.walk_alloc_order_ns.median,
+            s.walk_shuffled_ns.median
+        );
+    }
+    out.push('\n');
+    let collected: Vec<_> = summaries
+        .iter()
+        .filter_map(|s| s.collector.as_ref().map(|c| (s, c)))
+        .collect();
+    if collected.is_empty() {
+        return;
+    }
+    let windows: Vec<String> = collected[0]
+        .1
+        .mmu
+        .iter()
+        .filter(|(w, _)| TABLE_MMU_WINDOWS_MS.contains(w))
+        .map(|(w, _)| format!("MMU {w} ms"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "## Collections\n\n| workload | peer | collections | collect s | objects/collect-s | MB/collect-s | {} |\n|{}",
+        windows.join(" | "),
+        "---|".repeat(6 + windows.len())
+    );
+    for (s, c) in collected {
+        let mmu: Vec<String> = c
+            .mmu
+            .iter()
+            .filter(|(w, _)| TABLE_MMU_WINDOWS_MS.contains(w))
+            .map(|(_, u)| format!("{u:.2}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.0} | {:.3} | {} | {:.1} | {} |",
+            s.workload,
+            s.peer,
+            c.collections,
+            c.collect_seconds,
+            rate(c.objects_per_collect_sec),
+            c.bytes_per_collect_sec / 1e6,
+            mmu.join(" | ")
+        );
+    }
+    out.push('\n');
+}
+
 /// The Markdown report: how it was run, then one table per kind, then the
 /// plots.
 pub fn markdown(results: &Results, plots: &[String]) -> String {
@@ -140,6 +215,7 @@ pub fn markdown(results: &Results, plots: &[String]) -> String {
         }
         out.push('\n');
     }
+    details(&mut out, results);
     out.push_str(
         "Columns: operations per second; sampled single-operation latency (allocators) or \
          collection and 64-operation mutator batch times (collectors), p99 and max; peak resident \

@@ -42,11 +42,46 @@ pub struct Summary {
     pub final_rss: Spread,
     pub rss_per_live_byte: Spread,
     pub overhead_bytes_per_object: Spread,
+    pub p999_ns: Spread,
     pub same_page_rate: Spread,
+    pub median_distance: Spread,
     pub walk_alloc_order_ns: Spread,
+    pub walk_shuffled_ns: Spread,
     pub instructions: Option<Spread>,
-    /// Collector runs: seconds in collections.
-    pub collect_seconds: Option<Spread>,
+    pub collector: Option<CollectorSummary>,
+}
+
+/// Medians of the collector figures over repetitions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CollectorSummary {
+    pub collections: f64,
+    pub collect_seconds: f64,
+    pub objects_per_collect_sec: f64,
+    pub bytes_per_collect_sec: f64,
+    /// (window ms, median utilisation).
+    pub mmu: Vec<(f64, f64)>,
+}
+
+fn collector_summary(group: &[&Record]) -> Option<CollectorSummary> {
+    let figures: Vec<_> = group.iter().filter_map(|r| r.collector.as_ref()).collect();
+    if figures.is_empty() {
+        return None;
+    }
+    let median = |f: &dyn Fn(&crate::record::CollectorFigures) -> f64| {
+        Spread::of(&figures.iter().map(|c| f(c)).collect::<Vec<_>>()).median
+    };
+    let windows: Vec<f64> = figures[0].mmu.iter().map(|m| m.0).collect();
+    Some(CollectorSummary {
+        collections: median(&|c| c.collections as f64),
+        collect_seconds: median(&|c| c.collect_seconds),
+        objects_per_collect_sec: median(&|c| c.objects_per_collect_sec),
+        bytes_per_collect_sec: median(&|c| c.bytes_per_collect_sec),
+        mmu: windows
+            .iter()
+            .enumerate()
+            .map(|(i, &w)| (w, median(&|c| c.mmu.get(i).map_or(0.0, |m| m.1))))
+            .collect(),
+    })
 }
 
 /// Summaries in first-seen order of (workload, peer).
@@ -71,10 +106,6 @@ pub fn summarize(records: &[Record]) -> Vec<Summary> {
                 .iter()
                 .filter_map(|r| r.instructions.map(|i| i as f64))
                 .collect();
-            let collect: Vec<f64> = group
-                .iter()
-                .filter_map(|r| r.collector.as_ref().map(|c| c.collect_seconds))
-                .collect();
             Summary {
                 reps: group.len(),
                 ops_per_sec: spread(&|r| r.throughput.ops_per_sec),
@@ -84,10 +115,13 @@ pub fn summarize(records: &[Record]) -> Vec<Summary> {
                 final_rss: spread(&|r| r.heap.final_rss as f64),
                 rss_per_live_byte: spread(&|r| r.heap.rss_per_live_byte),
                 overhead_bytes_per_object: spread(&|r| r.heap.overhead_bytes_per_object),
+                p999_ns: spread(&|r| r.pause.p999_ns as f64),
                 same_page_rate: spread(&|r| r.locality.same_page_rate),
+                median_distance: spread(&|r| r.locality.median_distance as f64),
                 walk_alloc_order_ns: spread(&|r| r.locality.walk_alloc_order_ns),
+                walk_shuffled_ns: spread(&|r| r.locality.walk_shuffled_ns),
                 instructions: (!instructions.is_empty()).then(|| Spread::of(&instructions)),
-                collect_seconds: (!collect.is_empty()).then(|| Spread::of(&collect)),
+                collector: collector_summary(&group),
                 workload,
                 kind,
                 peer,

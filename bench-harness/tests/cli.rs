@@ -96,6 +96,10 @@ fn bad_input_gives_one_line_and_status_2() {
         "--reps",
     );
     assert_usage_error(
+        &["ci", "--baseline", "/nonexistent/baseline.json"],
+        "cannot read /nonexistent/baseline.json",
+    );
+    assert_usage_error(
         &["run", "--workload", "realloc-grow", "--allocator", "bump"],
         "never frees",
     );
@@ -159,6 +163,7 @@ fn run_writes_results_that_report_and_compare_read() {
         report_dir.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Allocator runs (ratios against system)"));
     let markdown = std::fs::read_to_string(report_dir.join("report.md")).unwrap();
     assert!(markdown.contains("| small-churn | bump |"), "{markdown}");
     let svg = std::fs::read_to_string(report_dir.join("allocators-speed.svg")).unwrap();

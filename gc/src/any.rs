@@ -73,7 +73,7 @@ impl AnyGc {
     /// The strong count of the object.
     pub fn strong_count(&self) -> usize {
         // SAFETY: a strong handle keeps the object's memory live.
-        unsafe { header_of(self.links.as_ptr()).strong.get() }
+        unsafe { header_of(self.links.as_ptr()).strong.get() as usize }
     }
 }
 

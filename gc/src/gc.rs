@@ -2,7 +2,6 @@
 
 use std::alloc::Layout;
 use std::any::TypeId;
-use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Deref;
@@ -38,12 +37,8 @@ pub(crate) const fn layout_of<T>(tracked: bool) -> (Layout, usize) {
         return (boxed, 0);
     }
     // The box starts at a multiple of its alignment with GcLinks right
-    // before it; GcLinks' size (32) is a multiple of its own alignment.
-    let offset = if boxed.align() > LINKS_SIZE {
-        boxed.align()
-    } else {
-        LINKS_SIZE
-    };
+    // before it; GcLinks' size (24) is a multiple of its own alignment.
+    let offset = (LINKS_SIZE + boxed.align() - 1) & !(boxed.align() - 1);
     let align = if boxed.align() > 8 { boxed.align() } else { 8 };
     match Layout::from_size_align(offset + boxed.size(), align) {
         Ok(layout) => (layout, offset),
@@ -62,7 +57,7 @@ impl<T: Trace + 'static> VTableOf<T> {
             None
         },
         drop_value: drop_value_erased::<T>,
-        deallocate: deallocate_erased::<T>,
+        release: release_erased::<T>,
         type_name: std::any::type_name::<T>,
         type_id: TypeId::of::<T>,
     };
@@ -89,57 +84,69 @@ unsafe fn finalize_erased<T: Trace>(links: *const GcLinks) {
     unsafe { (*box_of::<T>(links)).value.run_finalizer() }
 }
 
+unsafe fn release_erased<T: Trace + 'static>(links: *const GcLinks) {
+    // SAFETY: the box of a tracked object is never null; the caller's
+    // precondition is release_as's.
+    unsafe { destroy::release_as::<T>(NonNull::new_unchecked(box_of::<T>(links))) }
+}
+
 unsafe fn drop_value_erased<T>(links: *const GcLinks) {
     // SAFETY: the caller drops each value once, having set DROPPED so that
     // nothing reads it afterwards.
     unsafe { ptr::drop_in_place(ptr::addr_of_mut!((*box_of::<T>(links)).value)) }
 }
 
-unsafe fn deallocate_erased<T>(links: *const GcLinks) {
-    let (layout, offset) = layout_of::<T>(true);
-    // SAFETY: the allocation starts `offset` bytes before the box, and was
-    // made with this layout by Gc::new.
-    unsafe { memory::deallocate(box_of::<T>(links).cast::<u8>().sub(offset), layout) }
-}
-
 impl<T: Trace + 'static> Gc<T> {
-    /// Moves `value` into a new object. Types that may hold a `Gc` are
-    /// tracked, and allocating one may run an automatic collection first.
+    /// Moves `value` into a new object. Objects that may take part in a
+    /// cycle are tracked (see [`Trace::REFERENCES_FIXED`]), and allocating
+    /// one may run an automatic collection first.
     #[inline]
     pub fn new(value: T) -> Gc<T> {
-        let (layout, offset) = const { layout_of::<T>(T::MAY_CONTAIN_GC) };
         if T::MAY_CONTAIN_GC {
             let state = state::state();
-            state::note_allocation(state);
-            // SAFETY: the layout is never zero-sized (it holds a header).
-            let base = unsafe { memory::allocate(layout) };
-            // SAFETY: `base` is fresh memory of `layout`, with room for the
-            // links at `offset - LINKS_SIZE` and the box at `offset`.
-            unsafe {
-                let boxed = base.add(offset).cast::<GcBox<T>>();
-                let links = base.add(offset - LINKS_SIZE).cast::<GcLinks>();
-                links.write(GcLinks {
-                    node: ListNode::new(),
-                    gc_refs: Cell::new(0),
-                    vtable: &VTableOf::<T>::VTABLE,
-                });
-                boxed.write(GcBox {
-                    header: BoxHeader::new(),
-                    value,
-                });
-                state::track(state, links);
-                Gc::from_box(NonNull::new_unchecked(boxed))
+            if !T::REFERENCES_FIXED || reaches_tracked(&value) {
+                state::note_allocation(state);
+                // SAFETY: called once per new object.
+                return unsafe { Gc::new_tracked(state, value) };
             }
-        } else {
-            // SAFETY: as above, without links.
-            unsafe {
-                let boxed = memory::allocate(layout).cast::<GcBox<T>>();
-                boxed.write(GcBox {
-                    header: BoxHeader::new(),
-                    value,
-                });
-                Gc::from_box(NonNull::new_unchecked(boxed))
-            }
+        }
+        let layout = const { layout_of::<T>(false).0 };
+        // SAFETY: the layout is never zero-sized (it holds a header), and
+        // the fresh memory is written before a handle to it exists.
+        unsafe {
+            let boxed = memory::allocate(layout).cast::<GcBox<T>>();
+            boxed.write(GcBox {
+                header: BoxHeader::new(),
+                value,
+            });
+            Gc::from_box(NonNull::new_unchecked(boxed))
+        }
+    }
+
+    /// Allocates `value` with collector links and puts it in generation 0.
+    ///
+    /// # Safety
+    /// `T::MAY_CONTAIN_GC`; `state` is this thread's collector.
+    unsafe fn new_tracked(state: &state::State, value: T) -> Gc<T> {
+        let (layout, offset) = const { layout_of::<T>(true) };
+        // SAFETY: the layout is never zero-sized; `base` is fresh memory of
+        // `layout`, with room for the links at `offset - LINKS_SIZE` and the
+        // box at `offset`.
+        unsafe {
+            let base = memory::allocate(layout);
+            let boxed = base.add(offset).cast::<GcBox<T>>();
+            let links = base.add(offset - LINKS_SIZE).cast::<GcLinks>();
+            links.write(GcLinks {
+                node: ListNode::new(),
+                vtable: &VTableOf::<T>::VTABLE,
+            });
+            boxed.write(GcBox {
+                header: BoxHeader::new(),
+                value,
+            });
+            (*boxed).header.set(flags::HAS_LINKS);
+            state::track(state, links);
+            Gc::from_box(NonNull::new_unchecked(boxed))
         }
     }
 
@@ -159,10 +166,10 @@ impl<T: Trace + 'static> Gc<T> {
         unsafe { &(*self.ptr.as_ptr()).header }
     }
 
-    /// The collector links, for a tracked type.
+    /// The collector links, if the object has them.
     #[inline]
     pub(crate) fn links(&self) -> Option<*const GcLinks> {
-        if T::MAY_CONTAIN_GC {
+        if T::MAY_CONTAIN_GC && self.header().has(flags::HAS_LINKS) {
             // SAFETY: tracked objects have links right before the header; the
             // pointer is derived from the allocation's, not from a reference.
             Some(unsafe { crate::header::links_of(self.ptr.as_ptr().cast::<BoxHeader>()) })
@@ -185,7 +192,7 @@ impl<T: Trace + 'static> Gc<T> {
     /// Number of `Gc` handles to this object.
     #[inline]
     pub fn strong_count(this: &Self) -> usize {
-        this.header().strong.get()
+        this.header().strong.get() as usize
     }
 
     /// Number of `Weak` handles to this object.
@@ -261,12 +268,31 @@ impl<T: Trace + 'static> Gc<T> {
     }
 }
 
+/// Whether `value` owns a handle to a tracked object (see
+/// [`Trace::REFERENCES_FIXED`]).
+#[inline]
+fn reaches_tracked<T: Trace>(value: &T) -> bool {
+    let mut found = false;
+    let mut check = |links: *const GcLinks| {
+        // SAFETY: the visitor is only handed links of live objects.
+        found |= unsafe { crate::header::header_of(links) }.has(flags::LINKED);
+    };
+    value.trace(&mut Visitor::call(&mut check));
+    found
+}
+
 /// Frees the memory of a box whose value is dropped or moved out.
 ///
 /// # Safety
 /// No handle to the box remains.
 pub(crate) unsafe fn deallocate_box<T: Trace + 'static>(ptr: NonNull<GcBox<T>>) {
-    let (layout, offset) = const { layout_of::<T>(T::MAY_CONTAIN_GC) };
+    // SAFETY: the memory is live until the deallocation below.
+    let has_links = T::MAY_CONTAIN_GC && unsafe { (*ptr.as_ptr()).header.has(flags::HAS_LINKS) };
+    let (layout, offset) = if has_links {
+        const { layout_of::<T>(true) }
+    } else {
+        const { layout_of::<T>(false) }
+    };
     // SAFETY: Gc::new made the allocation `offset` bytes before the box.
     unsafe { memory::deallocate(ptr.as_ptr().cast::<u8>().sub(offset), layout) }
 }
@@ -300,38 +326,8 @@ impl<T: Trace + 'static> Drop for Gc<T> {
 #[cold]
 #[inline(never)]
 unsafe fn drop_last<T: Trace + 'static>(ptr: NonNull<GcBox<T>>) {
-    if T::MAY_CONTAIN_GC {
-        // SAFETY: tracked objects have links; the caller's precondition.
-        unsafe { destroy::release(crate::header::links_of(ptr.as_ptr().cast::<BoxHeader>())) }
-    } else {
-        // SAFETY: untracked values cannot be in cycles, so a zero count
-        // means nobody reads the value again; DROPPED is only set by
-        // try_unwrap, which moved the value out.
-        unsafe {
-            let header = &(*ptr.as_ptr()).header;
-            if T::FINALIZE && !header.has(flags::FINALIZED | flags::DROPPED) {
-                header.set(flags::FINALIZED);
-                header.strong.set(1);
-                (*ptr.as_ptr()).value.run_finalizer();
-                let count = header.strong.get() - 1;
-                header.strong.set(count);
-                if count > 0 {
-                    return; // resurrected
-                }
-            }
-            if !header.has(flags::DROPPED) {
-                header.set(flags::DROPPED);
-                // A weak handle inside the value must not free the memory
-                // under the running drop: hold one for its duration.
-                header.increment_weak();
-                ptr::drop_in_place(ptr::addr_of_mut!((*ptr.as_ptr()).value));
-                header.weak.set(header.weak.get() - 1);
-            }
-            if header.weak.get() == 0 {
-                deallocate_box(ptr);
-            }
-        }
-    }
+    // SAFETY: forwarded from the caller.
+    unsafe { destroy::release_as::<T>(ptr) }
 }
 
 impl<T: Trace + 'static> Deref for Gc<T> {
@@ -357,6 +353,7 @@ fn dropped_value_accessed() -> ! {
 // exact. Untracked targets take no part in collections and are not reported.
 unsafe impl<T: Trace + 'static> Trace for Gc<T> {
     const MAY_CONTAIN_GC: bool = true;
+    const REFERENCES_FIXED: bool = true;
     #[inline]
     fn trace(&self, visitor: &mut Visitor<'_>) {
         if let Some(links) = self.links() {

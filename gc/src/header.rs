@@ -5,11 +5,10 @@
 //! ```text
 //!  tracked object (T may hold a Gc)          untracked object (T holds none)
 //!  +------------------------------+
-//!  | GcLinks: next, prev          |  <- generation list (CPython's PyGC_Head)
-//!  |          gc_refs, vtable     |
+//!  | GcLinks: next, prev, vtable  |  <- generation list (CPython's PyGC_Head)
 //!  +------------------------------+          +------------------------------+
 //!  | BoxHeader: strong, weak,     |  <- Gc   | BoxHeader: strong, weak,     |  <- Gc
-//!  |            flags             |          |            flags             |
+//!  |            flags, gc_refs    |          |            flags, gc_refs    |
 //!  +------------------------------+          +------------------------------+
 //!  | value: T                     |          | value: T                     |
 //!  +------------------------------+          +------------------------------+
@@ -38,6 +37,10 @@ pub(crate) mod flags {
     /// The value has been dropped (or moved out); the memory may remain
     /// because handles still point at it.
     pub const DROPPED: u32 = 1 << 5;
+    /// The object was allocated with `GcLinks` in front of its box. Objects
+    /// of a type that may hold a `Gc` get them unless `Gc::new` finds they
+    /// can never be in a cycle (`Trace::REFERENCES_FIXED`).
+    pub const HAS_LINKS: u32 = 1 << 6;
 }
 
 /// A node of a circular doubly linked list. The first field of [`GcLinks`],
@@ -61,9 +64,6 @@ impl ListNode {
 #[repr(C)]
 pub(crate) struct GcLinks {
     pub node: ListNode,
-    /// CPython's `gc_refs`: during a collection, the strong count minus the
-    /// references found inside the collected set.
-    pub gc_refs: Cell<isize>,
     pub vtable: &'static VTable,
 }
 
@@ -72,10 +72,17 @@ pub(crate) const LINKS_SIZE: usize = std::mem::size_of::<GcLinks>();
 
 /// The counts every object carries, right before its value.
 #[repr(C)]
+///
+/// Counts are 32 bits so that the header stays 16 bytes with `gc_refs` in
+/// it; 4 billion handles to one object abort the process (as `Rc` does at
+/// its own limit) instead of overflowing.
 pub(crate) struct BoxHeader {
-    pub strong: Cell<usize>,
+    pub strong: Cell<u32>,
     pub weak: Cell<u32>,
     pub flags: Cell<u32>,
+    /// CPython's `gc_refs`: during a collection, the strong count minus the
+    /// references found inside the collected set.
+    pub gc_refs: Cell<u32>,
 }
 
 impl BoxHeader {
@@ -84,6 +91,7 @@ impl BoxHeader {
             strong: Cell::new(1),
             weak: Cell::new(0),
             flags: Cell::new(0),
+            gc_refs: Cell::new(0),
         }
     }
     #[inline]
@@ -102,7 +110,7 @@ impl BoxHeader {
     pub fn increment_strong(&self) {
         let count = self.strong.get();
         // Like Rc: an overflow can only come from leaking handles on purpose.
-        if count == usize::MAX {
+        if count == u32::MAX {
             std::process::abort();
         }
         self.strong.set(count + 1);
@@ -132,8 +140,8 @@ pub(crate) struct VTable {
     pub finalize: Option<unsafe fn(*const GcLinks)>,
     /// Drops the value in place (memory stays).
     pub drop_value: unsafe fn(*const GcLinks),
-    /// Returns the memory of the whole object.
-    pub deallocate: unsafe fn(*const GcLinks),
+    /// What to do when the strong count reaches zero (`destroy::release_as`).
+    pub release: unsafe fn(*const GcLinks),
     pub type_name: fn() -> &'static str,
     pub type_id: fn() -> std::any::TypeId,
 }

@@ -76,7 +76,8 @@
 //!
 //! Objects are allocated with `strata`'s allocator whatever the program's
 //! global allocator is (under Miri: the standard allocator). Untracked
-//! objects carry 16 bytes of header like `Rc`; tracked ones 32 more.
+//! objects carry 16 bytes of header like `Rc`; tracked ones 24 more (two
+//! list links and a type table: CPython's `PyGC_Head` plus `ob_type`).
 //!
 //! # Drop of collected objects
 //!

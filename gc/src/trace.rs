@@ -37,6 +37,16 @@ pub unsafe trait Trace {
     /// tracks only containers).
     const MAY_CONTAIN_GC: bool = true;
 
+    /// Whether the set of `Gc` handles a value owns is fixed once the value
+    /// is in a `Gc`: no interior mutability (`RefCell`...) can add one. An
+    /// object of such a type whose handles all point to untracked objects can
+    /// never be part of a cycle, so `Gc::new` leaves it untracked (CPython
+    /// untracks tuples of untracked objects the same way); an immutable tree
+    /// or list then costs the collector nothing. The derive computes it from
+    /// the fields; a wrong `true` can only make the collector miss cycles
+    /// through such objects (a leak).
+    const REFERENCES_FIXED: bool = false;
+
     /// Whether [`run_finalizer`](Trace::run_finalizer) does anything.
     /// `#[derive(Trace)]` with `#[trace(finalize)]` sets it.
     const FINALIZE: bool = false;
@@ -101,8 +111,7 @@ impl<'a> Visitor<'a> {
         match &mut self.mode {
             Mode::SubtractRefs => {
                 if header.has(flags::COLLECTING) {
-                    // SAFETY: as above.
-                    let refs = unsafe { &(*links).gc_refs };
+                    let refs = &header.gc_refs;
                     debug_assert!(refs.get() > 0, "Trace reported more references than exist");
                     refs.set(refs.get() - 1);
                 }
@@ -111,8 +120,7 @@ impl<'a> Visitor<'a> {
                 if !header.has(flags::COLLECTING) {
                     return;
                 }
-                // SAFETY: as above.
-                let refs = unsafe { &(*links).gc_refs };
+                let refs = &header.gc_refs;
                 if header.has(flags::UNREACHABLE) {
                     // Taken out tentatively, but a reachable object points at
                     // it: back to the young list, where the scan will reach it.

@@ -14,6 +14,7 @@ macro_rules! trace_nothing {
         // SAFETY: the type holds no Gc; reporting none is exact.
         unsafe impl Trace for $ty {
             const MAY_CONTAIN_GC: bool = false;
+            const REFERENCES_FIXED: bool = true;
             #[inline]
             fn trace(&self, _: &mut Visitor<'_>) {}
         }
@@ -52,6 +53,7 @@ trace_nothing!(
 // SAFETY: PhantomData owns nothing.
 unsafe impl<T: ?Sized> Trace for PhantomData<T> {
     const MAY_CONTAIN_GC: bool = false;
+    const REFERENCES_FIXED: bool = true;
     #[inline]
     fn trace(&self, _: &mut Visitor<'_>) {}
 }
@@ -60,6 +62,7 @@ unsafe impl<T: ?Sized> Trace for PhantomData<T> {
 // of one holds none; reading it is not needed.
 unsafe impl<T: Copy + Trace> Trace for Cell<T> {
     const MAY_CONTAIN_GC: bool = false;
+    const REFERENCES_FIXED: bool = true;
     #[inline]
     fn trace(&self, _: &mut Visitor<'_>) {}
 }
@@ -70,6 +73,7 @@ unsafe impl<T: Copy + Trace> Trace for Cell<T> {
 // cannot change while a collection traverses (no user code runs then).
 unsafe impl<T: Trace + ?Sized> Trace for RefCell<T> {
     const MAY_CONTAIN_GC: bool = T::MAY_CONTAIN_GC;
+    const REFERENCES_FIXED: bool = !T::MAY_CONTAIN_GC;
     #[inline]
     fn trace(&self, visitor: &mut Visitor<'_>) {
         if T::MAY_CONTAIN_GC {
@@ -83,6 +87,7 @@ unsafe impl<T: Trace + ?Sized> Trace for RefCell<T> {
 // SAFETY: a Box owns its content; forwards to it.
 unsafe impl<T: Trace + ?Sized> Trace for Box<T> {
     const MAY_CONTAIN_GC: bool = T::MAY_CONTAIN_GC;
+    const REFERENCES_FIXED: bool = T::REFERENCES_FIXED;
     #[inline]
     fn trace(&self, visitor: &mut Visitor<'_>) {
         (**self).trace(visitor);
@@ -92,6 +97,7 @@ unsafe impl<T: Trace + ?Sized> Trace for Box<T> {
 // SAFETY: forwards to the owned content, if any.
 unsafe impl<T: Trace> Trace for Option<T> {
     const MAY_CONTAIN_GC: bool = T::MAY_CONTAIN_GC;
+    const REFERENCES_FIXED: bool = T::REFERENCES_FIXED;
     #[inline]
     fn trace(&self, visitor: &mut Visitor<'_>) {
         if let Some(value) = self {
@@ -103,6 +109,7 @@ unsafe impl<T: Trace> Trace for Option<T> {
 // SAFETY: forwards to the owned variant.
 unsafe impl<T: Trace, E: Trace> Trace for Result<T, E> {
     const MAY_CONTAIN_GC: bool = T::MAY_CONTAIN_GC || E::MAY_CONTAIN_GC;
+    const REFERENCES_FIXED: bool = T::REFERENCES_FIXED && E::REFERENCES_FIXED;
     #[inline]
     fn trace(&self, visitor: &mut Visitor<'_>) {
         match self {
@@ -115,6 +122,7 @@ unsafe impl<T: Trace, E: Trace> Trace for Result<T, E> {
 // SAFETY: forwards to every owned element.
 unsafe impl<T: Trace, const N: usize> Trace for [T; N] {
     const MAY_CONTAIN_GC: bool = T::MAY_CONTAIN_GC;
+    const REFERENCES_FIXED: bool = T::REFERENCES_FIXED;
     #[inline]
     fn trace(&self, visitor: &mut Visitor<'_>) {
         self.as_slice().trace(visitor);
@@ -124,6 +132,7 @@ unsafe impl<T: Trace, const N: usize> Trace for [T; N] {
 // SAFETY: forwards to every element.
 unsafe impl<T: Trace> Trace for [T] {
     const MAY_CONTAIN_GC: bool = T::MAY_CONTAIN_GC;
+    const REFERENCES_FIXED: bool = T::REFERENCES_FIXED;
     #[inline]
     fn trace(&self, visitor: &mut Visitor<'_>) {
         if T::MAY_CONTAIN_GC {
@@ -139,6 +148,7 @@ macro_rules! trace_sequence {
         // SAFETY: the collection owns its elements; forwards to each.
         unsafe impl<T: Trace> Trace for $ty<T> {
             const MAY_CONTAIN_GC: bool = T::MAY_CONTAIN_GC;
+            const REFERENCES_FIXED: bool = T::REFERENCES_FIXED;
             #[inline]
             fn trace(&self, visitor: &mut Visitor<'_>) {
                 if T::MAY_CONTAIN_GC {
@@ -156,6 +166,7 @@ trace_sequence!(Vec, VecDeque, LinkedList, BTreeSet);
 // SAFETY: the set owns its elements; forwards to each.
 unsafe impl<T: Trace, S> Trace for HashSet<T, S> {
     const MAY_CONTAIN_GC: bool = T::MAY_CONTAIN_GC;
+    const REFERENCES_FIXED: bool = T::REFERENCES_FIXED;
     #[inline]
     fn trace(&self, visitor: &mut Visitor<'_>) {
         if T::MAY_CONTAIN_GC {
@@ -169,6 +180,7 @@ unsafe impl<T: Trace, S> Trace for HashSet<T, S> {
 // SAFETY: the map owns its keys and values; forwards to each.
 unsafe impl<K: Trace, V: Trace, S> Trace for HashMap<K, V, S> {
     const MAY_CONTAIN_GC: bool = K::MAY_CONTAIN_GC || V::MAY_CONTAIN_GC;
+    const REFERENCES_FIXED: bool = K::REFERENCES_FIXED && V::REFERENCES_FIXED;
     #[inline]
     fn trace(&self, visitor: &mut Visitor<'_>) {
         if Self::MAY_CONTAIN_GC {
@@ -183,6 +195,7 @@ unsafe impl<K: Trace, V: Trace, S> Trace for HashMap<K, V, S> {
 // SAFETY: the map owns its keys and values; forwards to each.
 unsafe impl<K: Trace, V: Trace> Trace for BTreeMap<K, V> {
     const MAY_CONTAIN_GC: bool = K::MAY_CONTAIN_GC || V::MAY_CONTAIN_GC;
+    const REFERENCES_FIXED: bool = K::REFERENCES_FIXED && V::REFERENCES_FIXED;
     #[inline]
     fn trace(&self, visitor: &mut Visitor<'_>) {
         if Self::MAY_CONTAIN_GC {
@@ -199,6 +212,7 @@ macro_rules! trace_tuple {
         // SAFETY: a tuple owns its fields; forwards to each.
         unsafe impl<$($name: Trace),+> Trace for ($($name,)+) {
             const MAY_CONTAIN_GC: bool = false $(|| $name::MAY_CONTAIN_GC)+;
+            const REFERENCES_FIXED: bool = true $(&& $name::REFERENCES_FIXED)+;
             #[inline]
             fn trace(&self, visitor: &mut Visitor<'_>) {
                 $(self.$index.trace(visitor);)+

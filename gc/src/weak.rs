@@ -54,7 +54,7 @@ impl<T: Trace + 'static> Weak<T> {
         if header.has(flags::DROPPED) {
             0
         } else {
-            header.strong.get()
+            header.strong.get() as usize
         }
     }
 
@@ -94,6 +94,7 @@ impl<T: Trace + 'static> Drop for Weak<T> {
 // SAFETY: a weak handle owns no strong reference; reporting none is exact.
 unsafe impl<T: Trace + 'static> Trace for Weak<T> {
     const MAY_CONTAIN_GC: bool = false;
+    const REFERENCES_FIXED: bool = true;
     fn trace(&self, _: &mut Visitor<'_>) {}
 }
 

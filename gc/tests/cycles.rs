@@ -209,3 +209,68 @@ fn types_without_gc_are_not_tracked() {
     assert_eq!(plain.values[0], 1);
     assert!(plain.skipped.borrow().is_none());
 }
+
+#[test]
+fn over_aligned_objects_keep_their_alignment() {
+    #[derive(Trace)]
+    #[repr(align(64))]
+    struct Aligned {
+        next: RefCell<Option<Gc<Aligned>>>,
+    }
+    #[derive(Trace)]
+    #[repr(align(16))]
+    struct Aligned16 {
+        next: RefCell<Option<Gc<Aligned16>>>,
+    }
+    let a = Gc::new(Aligned {
+        next: RefCell::new(None),
+    });
+    let b = Gc::new(Aligned16 {
+        next: RefCell::new(None),
+    });
+    assert_eq!(&*a as *const Aligned as usize % 64, 0);
+    assert_eq!(&*b as *const Aligned16 as usize % 16, 0);
+    *a.next.borrow_mut() = Some(a.clone());
+    *b.next.borrow_mut() = Some(b.clone());
+    drop((a, b));
+    assert_eq!(collect(), 2);
+}
+
+#[test]
+fn immutable_objects_are_tracked_only_if_they_reach_tracked_ones() {
+    #[derive(Trace)]
+    struct Leaf {
+        next: Option<Gc<Leaf>>,
+    }
+    const { assert!(<Leaf as Trace>::REFERENCES_FIXED) };
+    const { assert!(!<Node as Trace>::REFERENCES_FIXED) };
+    let a = Gc::new(Leaf { next: None });
+    let b = Gc::new(Leaf {
+        next: Some(a.clone()),
+    });
+    assert!(!strata_gc::is_tracked(&a) && !strata_gc::is_tracked(&b));
+    assert_eq!(strata_gc::get_count().0, 0);
+    assert!(b.next.as_ref().is_some_and(|next| Gc::ptr_eq(next, &a)));
+
+    #[derive(Trace)]
+    struct Mutable {
+        link: RefCell<Option<Gc<Frozen>>>,
+    }
+    #[derive(Trace)]
+    struct Frozen {
+        back: Gc<Mutable>,
+    }
+    let m = Gc::new(Mutable {
+        link: RefCell::new(None),
+    });
+    let f = Gc::new(Frozen { back: m.clone() });
+    assert!(strata_gc::is_tracked(&f), "it reaches a tracked object");
+    *m.link.borrow_mut() = Some(f.clone());
+    assert!(Gc::ptr_eq(&f.back, &m));
+    drop((m, f));
+    assert_eq!(
+        collect(),
+        2,
+        "the cycle through the immutable object is found"
+    );
+}

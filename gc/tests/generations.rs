@@ -286,7 +286,20 @@ fn dropping_a_long_chain_does_not_overflow_a_small_stack() {
         .spawn(|| {
             let head = chain(CHAIN);
             assert_eq!(head.value, CHAIN - 1);
+            assert!(!is_tracked(&head), "an immutable chain needs no tracking");
             drop(head);
+            // The same with tracked (mutable) links.
+            let first = node();
+            let mut last = first.clone();
+            for _ in 1..CHAIN {
+                let next = node();
+                *last.next.borrow_mut() = Some(next.clone());
+                last = next;
+            }
+            drop(last);
+            assert_eq!(drops(), 0);
+            drop(first);
+            assert_eq!(drops(), CHAIN as usize);
             get_count().0
         })
         .unwrap();

@@ -269,3 +269,24 @@ fn into_raw_and_from_raw_keep_the_count() {
     // SAFETY: as above.
     assert_eq!(*unsafe { Gc::from_raw(raw) }, 5);
 }
+
+#[test]
+fn weak_and_try_unwrap_work_on_untracked_objects() {
+    #[derive(Trace)]
+    struct Leaf {
+        next: Option<Gc<Leaf>>,
+    }
+    let a = Gc::new(Leaf { next: None });
+    let b = Gc::new(Leaf {
+        next: Some(a.clone()),
+    });
+    assert!(!strata_gc::is_tracked(&b));
+    let weak = Gc::downgrade(&a);
+    drop(a);
+    assert!(weak.upgrade().is_some(), "b still holds a");
+    let value = Gc::try_unwrap(b).ok().unwrap();
+    assert!(weak.upgrade().is_some());
+    drop(value);
+    assert!(weak.upgrade().is_none());
+    assert!(strata_gc::get_referents(&Gc::new(Leaf { next: None })).is_empty());
+}

@@ -10,7 +10,7 @@ use rand::Rng;
 const NODES: usize = 50_000;
 const ROOTS: usize = 1_000;
 const EDGES: usize = 3;
-const OPS: u64 = 300_000;
+const OPS: u64 = 150_000;
 const COLLECT_EVERY: u64 = 50_000;
 
 pub fn run<H: GcHeap>(params: &Params, probe: &mut Probe, m: &mut Mutator) -> Result<(), String> {

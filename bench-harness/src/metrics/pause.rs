@@ -39,7 +39,8 @@ pub fn summarize(histogram: &Histogram<u64>) -> Pause {
 }
 
 /// Windows of the minimum mutator utilisation curve, in milliseconds.
-pub const MMU_WINDOWS_MS: [f64; 5] = [1.0, 10.0, 50.0, 100.0, 1000.0];
+pub const MMU_WINDOWS_MS: [f64; 10] =
+    [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0];
 
 /// Minimum mutator utilisation: for each window length, the smallest share of
 /// any window of the run that was not spent in a pause. `pauses` are
@@ -99,8 +100,10 @@ mod tests {
         // A 20 ms pause in a 1 s run: the 10 ms window is entirely paused,
         // the 100 ms window 80% free.
         let curve = mmu(&[(0.5, 0.02)], 1.0);
-        assert_eq!(curve[1], (10.0, 0.0));
-        assert!((curve[3].1 - 0.8).abs() < 1e-9, "{curve:?}");
+        let at = |w: f64| curve.iter().find(|p| p.0 == w).expect("window measured").1;
+        assert_eq!(at(10.0), 0.0);
+        assert!((at(100.0) - 0.8).abs() < 1e-9, "{curve:?}");
+        assert!((at(1000.0) - 0.98).abs() < 1e-9, "{curve:?}");
     }
 
     #[test]

@@ -50,12 +50,38 @@ fn grow_dict(table: &mut Block, used: &mut usize, probe: &mut Probe) {
     }
 }
 
+/// A container (list or dict): its block and how many items it holds.
+type Container = (Block, usize);
+
+/// Adds an item to a random container of `containers` (now and then a new
+/// one, of `initial` bytes), and drops the container once it holds `limit`
+/// items: containers are born, grow and die.
+#[inline]
+fn grow_one(
+    containers: &mut Vec<Container>,
+    initial: usize,
+    limit: usize,
+    grow: impl Fn(&mut Block, &mut usize, &mut Probe),
+    rng: &mut SmallRng,
+    probe: &mut Probe,
+) {
+    if containers.len() < 64 || rng.gen_range(0..64) == 0 {
+        containers.push((Block::new(initial, probe), 0));
+    }
+    let i = rng.gen_range(0..containers.len());
+    let (block, items) = &mut containers[i];
+    grow(block, items, probe);
+    if *items > limit {
+        containers.swap_remove(i).0.free(probe);
+    }
+}
+
 pub fn run(params: &Params, probe: &mut Probe) {
     let mut rng = params.rng(5);
     let mut window: Vec<Option<Block>> = (0..WINDOW).map(|_| None).collect();
     let mut long_lived = Vec::new();
-    let mut lists: Vec<(Block, usize)> = Vec::new();
-    let mut dicts: Vec<(Block, usize)> = Vec::new();
+    let mut lists: Vec<Container> = Vec::new();
+    let mut dicts: Vec<Container> = Vec::new();
     for op in 0..params.count(OPS) {
         let timer = probe.begin_op();
         match rng.gen_range(0..100) {
@@ -70,28 +96,15 @@ pub fn run(params: &Params, probe: &mut Probe) {
                     }
                 }
             }
-            80..=91 => {
-                if lists.len() < 64 || rng.gen_range(0..64) == 0 {
-                    lists.push((Block::new(4 * SLOT, probe), 0));
-                }
-                let i = rng.gen_range(0..lists.len());
-                let (list, len) = &mut lists[i];
-                grow_list(list, len, probe);
-                if *len > 2_000 {
-                    lists.swap_remove(i).0.free(probe);
-                }
-            }
-            _ => {
-                if dicts.len() < 64 || rng.gen_range(0..64) == 0 {
-                    dicts.push((Block::new(8 * DICT_ENTRY, probe), 0));
-                }
-                let i = rng.gen_range(0..dicts.len());
-                let (table, used) = &mut dicts[i];
-                grow_dict(table, used, probe);
-                if *used > 1_000 {
-                    dicts.swap_remove(i).0.free(probe);
-                }
-            }
+            80..=91 => grow_one(&mut lists, 4 * SLOT, 2_000, grow_list, &mut rng, probe),
+            _ => grow_one(
+                &mut dicts,
+                8 * DICT_ENTRY,
+                1_000,
+                grow_dict,
+                &mut rng,
+                probe,
+            ),
         }
         probe.end_op(timer);
     }

@@ -186,6 +186,7 @@ fn expand(mut input: DeriveInput) -> syn::Result<TokenStream2> {
         // reports exactly the handles those fields report.
         unsafe impl #impl_generics ::strata_gc::Trace for #name #type_generics #where_clause {
             const MAY_CONTAIN_GC: bool = false #(|| <#types as ::strata_gc::Trace>::MAY_CONTAIN_GC)*;
+            const REFERENCES_FIXED: bool = true #(&& <#types as ::strata_gc::Trace>::REFERENCES_FIXED)*;
             #[inline]
             #[allow(unused_variables)]
             fn trace(&self, visitor: &mut ::strata_gc::Visitor<'_>) {

@@ -133,26 +133,45 @@ fn collect_main(state: &State, generation: usize, first_panic: &mut Option<Panic
 
     // From here on user code runs (finalizers, drops): hold a strong
     // reference on every unreachable object so that none is freed under us.
+    // In the same pass: weak references are cleared, and, when the batch
+    // will go straight to deletion, every value is marked dropped before
+    // any drop runs (see delete_garbage).
+    let debug = state.debug.get();
+    let save_all = debug & DEBUG_SAVEALL != 0;
+    let mut unfinalized = 0usize;
     // SAFETY: members of the unreachable list are live tracked objects.
     unsafe {
         list::for_each(&unreachable, |links| {
             let header = header_of(links);
             header.increment_strong();
-            header.set(flags::WEAK_CLEARED);
-            if state.debug.get() & DEBUG_COLLECTABLE != 0 {
+            let pending = (*links).vtable.finalize.is_some() && !header.has(flags::FINALIZED);
+            unfinalized += usize::from(pending);
+            let mark = if save_all { 0 } else { flags::DROPPED };
+            header.set(flags::WEAK_CLEARED | mark);
+            if debug & DEBUG_COLLECTABLE != 0 {
                 let name = ((*links).vtable.type_name)();
                 eprintln!("gc: collectable <{name} {links:p}>");
             }
         });
     }
+    let garbage = ListNode::new();
+    list::init(&garbage);
     // SAFETY: as above; the held references keep the members alive.
     unsafe {
-        finalize_garbage(&unreachable, first_panic);
-        let garbage = ListNode::new();
-        list::init(&garbage);
-        handle_resurrected(&unreachable, &garbage, old);
+        if unfinalized > 0 {
+            list::for_each(&unreachable, |links| header_of(links).clear(flags::DROPPED));
+            finalize_garbage(&unreachable, first_panic);
+            handle_resurrected(&unreachable, &garbage, old);
+            if !save_all {
+                list::for_each(&garbage, |links| header_of(links).set(flags::DROPPED));
+            }
+        } else {
+            // No user code ran since the unreachable set was computed, so
+            // nothing can have been resurrected.
+            list::merge(&unreachable, &garbage);
+        }
         let collected = list::len(&garbage);
-        if state.debug.get() & DEBUG_SAVEALL != 0 {
+        if save_all {
             save_garbage(&garbage, old);
         } else {
             delete_garbage(&garbage, first_panic);
@@ -166,25 +185,38 @@ fn collect_main(state: &State, generation: usize, first_panic: &mut Option<Panic
 ///
 /// # Safety
 /// `young` is a well-formed list of live tracked objects with live values.
-unsafe fn deduce_unreachable(young: &ListNode, unreachable: &ListNode, held: usize) {
+unsafe fn deduce_unreachable(young: &ListNode, unreachable: &ListNode, held: u32) {
+    let armed = AbortOnUnwind;
     // SAFETY: forwarded from the caller.
     unsafe {
         update_refs(young, held);
         subtract_refs(young);
         move_unreachable(young, unreachable);
     }
+    std::mem::forget(armed);
+}
+
+/// Armed while objects sit in half-processed lists: `Trace` must not panic
+/// (see its safety contract), and if one does, stopping the process is the
+/// only way not to leave objects linked to a list head on a dead stack frame.
+struct AbortOnUnwind;
+
+impl Drop for AbortOnUnwind {
+    fn drop(&mut self) {
+        eprintln!("strata_gc: a Trace implementation panicked during a collection; aborting");
+        std::process::abort();
+    }
 }
 
 /// # Safety
 /// As [`deduce_unreachable`].
-unsafe fn update_refs(young: &ListNode, held: usize) {
+unsafe fn update_refs(young: &ListNode, held: u32) {
     // SAFETY: members are live tracked objects.
     unsafe {
         list::for_each(young, |links| {
             let header = header_of(links);
             debug_assert!(!header.has(flags::DROPPED));
-            let refs = header.strong.get() - held;
-            (*links).gc_refs.set(refs as isize);
+            header.gc_refs.set(header.strong.get() - held);
             header.set(flags::COLLECTING);
         });
     }
@@ -209,7 +241,7 @@ unsafe fn move_unreachable(young: &ListNode, unreachable: &ListNode) {
         // at young's tail, which the walk then reaches.
         unsafe {
             let header = header_of(links);
-            if (*links).gc_refs.get() > 0 {
+            if header.gc_refs.get() > 0 {
                 let mut visitor = Visitor::mark_reachable(young);
                 ((*links).vtable.trace)(links, &mut visitor);
                 header.clear(flags::COLLECTING);
@@ -240,9 +272,12 @@ fn guarded(first_panic: &mut Option<Panic>, f: impl FnOnce()) {
     }
 }
 
+/// Runs the finalizers not run yet; returns how many ran.
+///
 /// # Safety
 /// `unreachable` is a list of live objects the collector holds.
-unsafe fn finalize_garbage(unreachable: &ListNode, first_panic: &mut Option<Panic>) {
+unsafe fn finalize_garbage(unreachable: &ListNode, first_panic: &mut Option<Panic>) -> usize {
+    let mut finalized = 0;
     // SAFETY: the held references keep every member, and the list links,
     // intact while finalizers run.
     unsafe {
@@ -251,11 +286,13 @@ unsafe fn finalize_garbage(unreachable: &ListNode, first_panic: &mut Option<Pani
             if let Some(finalize) = (*links).vtable.finalize {
                 if !header.has(flags::FINALIZED) {
                     header.set(flags::FINALIZED);
+                    finalized += 1;
                     guarded(first_panic, || finalize(links));
                 }
             }
         });
     }
+    finalized
 }
 
 /// Moves what is still unreachable to `garbage`; what a finalizer made
@@ -292,17 +329,17 @@ unsafe fn save_garbage(garbage: &ListNode, old: &ListNode) {
     }
 }
 
-/// Phase 9: marks every value dropped, drops them all, then releases the
-/// memory of those no handle points to any more.
+/// Phase 9: drops every value, then releases the memory of those no handle
+/// points to any more.
 ///
 /// # Safety
-/// `garbage` is a list of live objects the collector holds.
+/// `garbage` is a list of live objects the collector holds, all marked
+/// DROPPED already, so that a Drop reading a Gc to another member panics
+/// instead of reading a dropped value.
 unsafe fn delete_garbage(garbage: &ListNode, first_panic: &mut Option<Panic>) {
     // SAFETY: the held references keep every member's memory live until
-    // `release_holds`; DROPPED is set on all before any drop runs, so a Drop
-    // reading a Gc to another member panics instead of reading a dropped value.
+    // `release_holds`.
     unsafe {
-        list::for_each(garbage, |links| header_of(links).set(flags::DROPPED));
         list::for_each(garbage, |links| {
             guarded(first_panic, || ((*links).vtable.drop_value)(links));
         });

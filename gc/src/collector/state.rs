@@ -67,10 +67,8 @@ pub(crate) struct State {
     pub long_lived_total: Cell<usize>,
     pub long_lived_pending: Cell<usize>,
     pub stats: [Cell<GenerationStats>; GENERATIONS],
-    /// Trashcan: depth of nested object destructions on this thread, and the
-    /// objects whose destruction was put off (linked through their `next`).
+    /// Trashcan: depth of nested object destructions on this thread.
     pub destroy_depth: Cell<usize>,
-    pub deferred: Cell<*mut ListNode>,
 }
 
 impl State {
@@ -96,7 +94,6 @@ impl State {
             long_lived_pending: Cell::new(0),
             stats: [Cell::new(ZERO), Cell::new(ZERO), Cell::new(ZERO)],
             destroy_depth: Cell::new(0),
-            deferred: Cell::new(std::ptr::null_mut()),
         }
     }
 
@@ -180,8 +177,8 @@ pub(crate) unsafe fn untrack(state: &State, links: *const GcLinks) {
         if header.has(flags::LINKED) {
             list::unlink(links as *mut ListNode);
             header.clear(flags::LINKED);
+            let young = &state.generations[0];
+            young.count.set(young.count.get().saturating_sub(1));
         }
     }
-    let young = &state.generations[0];
-    young.count.set(young.count.get().saturating_sub(1));
 }

@@ -1,0 +1,146 @@
+//! Giving back the free pages inside pools that are still in use.
+//!
+//! A pool whose blocks are mostly free still pins all its pages. Once such a
+//! pool has stayed sparse for the purge delay, its owner finds the OS pages
+//! (4 KiB) that no live block touches and gives them back with `madvise`. The
+//! free-list links of blocks inside those pages would be lost, so the blocks
+//! that *start* in a purged page leave the free list and the page is recorded
+//! in the pool's `purged` bitmap; when the pool runs out of blocks, a purged
+//! page is restored and its blocks go back on the free list. Only the owner
+//! thread does this, since the free list is owner-only.
+
+use crate::arena::PAGE_SIZE;
+use crate::os::{self, OS_PAGE};
+use crate::pool::{Block, Pool};
+use core::ptr;
+
+/// Most blocks a pool can hold (the 8-byte class in one 16 KiB page is 2048).
+const MAX_BLOCKS: usize = 4096;
+
+/// Owner only: gives back the OS pages of `pool` that hold no live block.
+/// Returns how many OS pages were newly purged.
+pub fn purge_pool(pool: &Pool) -> usize {
+    let size = pool.block_size.get() as usize;
+    let start = pool.start.get() as usize;
+    let capacity = pool.capacity.get() as usize;
+    let carved = (pool.bump.get() as usize - start) / size;
+    let os_pages = pool.pages.get() as usize * (PAGE_SIZE / OS_PAGE);
+    if capacity > MAX_BLOCKS || os_pages > 128 || pool.used() as usize == carved {
+        return 0;
+    }
+    // Free blocks: the free list, the blocks of pages already purged, and
+    // everything not yet carved.
+    let mut free = [0u64; MAX_BLOCKS / 64];
+    let mut mark = |index: usize| free[index / 64] |= 1 << (index % 64);
+    let mut block = pool.free.get();
+    while !block.is_null() {
+        mark((block as usize - start) / size);
+        // SAFETY: the free list links free blocks of this pool.
+        block = unsafe { (*block).next };
+    }
+    let old_purged = pool.purged.get();
+    for page in 0..os_pages {
+        if old_purged & (1 << page) != 0 {
+            for index in blocks_starting_in(page, size, capacity) {
+                mark(index);
+            }
+        }
+    }
+    for index in carved..capacity {
+        mark(index);
+    }
+    let is_free = |index: usize| free[index / 64] & (1 << (index % 64)) != 0;
+
+    let mut purged = old_purged;
+    let mut newly = 0;
+    for page in 0..os_pages {
+        if purged & (1 << page) != 0 {
+            continue;
+        }
+        let first = page * OS_PAGE / size;
+        let last = (((page + 1) * OS_PAGE - 1) / size).min(capacity.saturating_sub(1));
+        if first < capacity && !(first..=last).all(is_free) {
+            continue;
+        }
+        let starts = blocks_starting_in(page, size, capacity);
+        let in_tail = starts.start >= carved;
+        if starts.is_empty() || in_tail {
+            // No block starts here, or only never-carved ones: nothing on the
+            // free list lives in this page, so it can go without bookkeeping.
+            // A never-touched tail is not resident; skip the system call.
+            if !(in_tail && pool.zeroed.get()) {
+                os::decommit((start + page * OS_PAGE) as *mut u8, OS_PAGE);
+                newly += 1;
+            }
+            continue;
+        }
+        if starts.end > carved {
+            continue; // mixes carved and never-carved blocks: keep it simple
+        }
+        purged |= 1 << page;
+        os::decommit((start + page * OS_PAGE) as *mut u8, OS_PAGE);
+        newly += 1;
+    }
+    if purged != old_purged {
+        rebuild_free_list(pool, &free, purged, carved);
+        pool.purged.set(purged);
+    }
+    newly
+}
+
+/// The indices of the blocks whose first byte lies in OS page `page`.
+fn blocks_starting_in(page: usize, size: usize, capacity: usize) -> core::ops::Range<usize> {
+    let first = (page * OS_PAGE).div_ceil(size);
+    let end = ((page + 1) * OS_PAGE).div_ceil(size).min(capacity);
+    first.min(end)..end
+}
+
+/// Relinks the free blocks below `carved` that start outside purged pages, in
+/// address order (touching only pages that stay resident).
+fn rebuild_free_list(pool: &Pool, free: &[u64], purged: u128, carved: usize) {
+    let size = pool.block_size.get() as usize;
+    let start = pool.start.get() as usize;
+    let mut head: *mut Block = ptr::null_mut();
+    for index in (0..carved).rev() {
+        let is_free = free[index / 64] & (1 << (index % 64)) != 0;
+        let page = index * size / OS_PAGE;
+        if is_free && purged & (1 << page) == 0 {
+            let block = (start + index * size) as *mut Block;
+            // SAFETY: a free block of this pool in a resident page.
+            unsafe { (*block).next = head };
+            head = block;
+        }
+    }
+    pool.free.set(head);
+}
+
+/// Owner only: puts the blocks of one purged page back on the free list.
+/// Returns whether any block was added.
+pub fn restore_page(pool: &Pool) -> bool {
+    let size = pool.block_size.get() as usize;
+    let start = pool.start.get() as usize;
+    let capacity = pool.capacity.get() as usize;
+    while pool.purged.get() != 0 {
+        let bits = pool.purged.get();
+        let page = bits.trailing_zeros() as usize;
+        pool.purged.set(bits & !(1 << page));
+        let mut added = false;
+        for index in blocks_starting_in(page, size, capacity).rev() {
+            let block = (start + index * size) as *mut Block;
+            // SAFETY: blocks starting in a purged page are free and belong to
+            // no list; writing the link faults the page back in.
+            unsafe { (*block).next = pool.free.get() };
+            pool.free.set(block);
+            added = true;
+        }
+        if added {
+            return true;
+        }
+    }
+    false
+}
+
+/// OS pages of a pool currently given back.
+pub fn purged_pages(pool: &Pool) -> usize {
+    pool.purged.get().count_ones() as usize
+}
