@@ -3,8 +3,8 @@
 # JSON, sorting, reference cycles, gc.collect()) under pymalloc (CPython's
 # own, the reference), and with PYTHONMALLOC=malloc under glibc, mimalloc,
 # jemalloc (Debian's libmimalloc2.0, libjemalloc2) and strata, each preloaded
-# with LD_PRELOAD; strata also in debug mode (STRATA_DEBUG=1) for its
-# overhead. Runs are interleaved; the median of each is reported with ratios
+# with LD_PRELOAD; strata also with a purge delay of 1 s instead of the
+# default, and in debug mode (STRATA_DEBUG=1) for its overhead. Runs are interleaved; the median of each is reported with ratios
 # against pymalloc (below 1 is better).
 #
 #   allocator/capi/bench/cpython.sh [runs] [rounds]
@@ -24,15 +24,17 @@ find_lib() { ldconfig -p | awk -v name="$1" '$1 == name { print $NF; exit }'; }
 mimalloc=$(find_lib libmimalloc.so.2)
 jemalloc=$(find_lib libjemalloc.so.2)
 
+# name, library to preload, PYTHONMALLOC, extra VAR=value for the run.
 names=(pymalloc glibc)
 preload=("" "")
 pymalloc=("" malloc)
-debug=("" "")
-add() { names+=("$1"); preload+=("$2"); pymalloc+=(malloc); debug+=("$3"); }
+extra=("" "")
+add() { names+=("$1"); preload+=("$2"); pymalloc+=(malloc); extra+=("$3"); }
 if [ -n "$mimalloc" ]; then add mimalloc "$mimalloc" ""; else echo "skipping mimalloc: libmimalloc.so.2 not found"; fi
 if [ -n "$jemalloc" ]; then add jemalloc "$jemalloc" ""; else echo "skipping jemalloc: libjemalloc.so.2 not found"; fi
 add strata "$strata" ""
-add strata-debug "$strata" 1
+add strata-purge1s "$strata" STRATA_PURGE_DELAY_MS=1000
+add strata-debug "$strata" STRATA_DEBUG=1
 
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
@@ -41,7 +43,7 @@ for ((run = 1; run <= runs; run++)); do
     for i in "${!names[@]}"; do
         line=$(env ${preload[$i]:+LD_PRELOAD=${preload[$i]}} \
             ${pymalloc[$i]:+PYTHONMALLOC=${pymalloc[$i]}} \
-            ${debug[$i]:+STRATA_DEBUG=${debug[$i]}} \
+            ${extra[$i]:+${extra[$i]}} \
             "$python" "$here/objects.py" "$rounds")
         echo "${names[$i]} $line" >> "$results"
     done
@@ -63,10 +65,10 @@ function median(list,   n, values, i, j, t) {
 }
 END {
     base_cpu = median(cpu["pymalloc"]); base_wall = median(wall["pymalloc"]); base_rss = median(rss["pymalloc"])
-    printf "%-13s %9s %7s %9s %7s %10s %7s\n", "allocator", "cpu s", "ratio", "wall s", "ratio", "peak MiB", "ratio"
+    printf "%-15s %9s %7s %9s %7s %10s %7s\n", "allocator", "cpu s", "ratio", "wall s", "ratio", "peak MiB", "ratio"
     for (k = 1; k <= count; k++) {
         name = order[k]; c = median(cpu[name]); w = median(wall[name]); r = median(rss[name])
-        printf "%-13s %9.3f %7.2f %9.3f %7.2f %10.1f %7.2f\n", name, c, c / base_cpu, w, w / base_wall, r / 1024, r / base_rss
+        printf "%-15s %9.3f %7.2f %9.3f %7.2f %10.1f %7.2f\n", name, c, c / base_cpu, w, w / base_wall, r / 1024, r / base_rss
     }
     exit bad
 }' "$results"
