@@ -593,18 +593,7 @@ pub fn purge_if_due() {
     }
 }
 
-/// Fork support: the lock parked between `fork()`'s prepare and after handlers.
-static FORK_GUARD: crate::fork::HeldGuard<Manager> = crate::fork::HeldGuard::new();
-
-/// Takes the arena lock before `fork()` (see `fork.rs`).
-pub fn lock_for_fork() {
-    FORK_GUARD.hold(lock());
-}
-
-/// Releases the arena lock after `fork()`, in the parent and in the child.
-pub fn unlock_after_fork() {
-    FORK_GUARD.release();
-}
+crate::fork::fork_hooks!("the arena lock": FORK_ARENA: Manager = lock());
 
 #[cfg(test)]
 pub(crate) mod tests {

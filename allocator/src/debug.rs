@@ -399,18 +399,9 @@ fn release(q: &mut Quarantine, user: *mut u8) {
     }
 }
 
-/// Fork support: the quarantine lock, taken first (see `fork.rs`).
-static FORK_GUARD: crate::fork::HeldGuard<Quarantine> = crate::fork::HeldGuard::new();
-
-/// Takes the quarantine lock before `fork()`.
-pub fn lock_for_fork() {
-    FORK_GUARD.hold(lock_quarantine());
-}
-
-/// Releases it after `fork()`, in the parent and in the child.
-pub fn unlock_after_fork() {
-    FORK_GUARD.release();
-}
+// The quarantine lock comes first in lock order: releasing a block from it
+// takes the heap and arena locks.
+crate::fork::fork_hooks!("the quarantine lock": FORK_QUARANTINE: Quarantine = lock_quarantine());
 
 #[cfg(test)]
 mod tests {

@@ -57,6 +57,26 @@ impl<T> Default for HeldGuard<T> {
     }
 }
 
+/// Defines a module's `lock_for_fork` and `unlock_after_fork`: the first
+/// takes the listed mutexes in order and parks their guards, the second
+/// drops them.
+macro_rules! fork_hooks {
+    ($what:literal: $($slot:ident: $guarded:ty = $lock:expr),+ $(,)?) => {
+        $(static $slot: $crate::fork::HeldGuard<$guarded> = $crate::fork::HeldGuard::new();)+
+
+        #[doc = concat!("Takes ", $what, " before `fork()` (see `fork.rs`).")]
+        pub fn lock_for_fork() {
+            $($slot.hold($lock);)+
+        }
+
+        #[doc = concat!("Releases ", $what, " after `fork()`, in the parent and in the child.")]
+        pub fn unlock_after_fork() {
+            $($slot.release();)+
+        }
+    };
+}
+pub(crate) use fork_hooks;
+
 extern "C" fn prepare() {
     crate::debug::lock_for_fork();
     crate::type_cache::lock_for_fork();

@@ -300,15 +300,5 @@ pub unsafe fn resize_in_place(ptr: *mut u8, new_size: usize) -> bool {
     true
 }
 
-/// Fork support: the cache lock, a leaf, taken last (see `fork.rs`).
-static FORK_GUARD: crate::fork::HeldGuard<HugeCache> = crate::fork::HeldGuard::new();
-
-/// Takes the huge-mapping cache lock before `fork()`.
-pub fn lock_for_fork() {
-    FORK_GUARD.hold(lock_cache());
-}
-
-/// Releases it after `fork()`, in the parent and in the child.
-pub fn unlock_after_fork() {
-    FORK_GUARD.release();
-}
+// The cache lock is a leaf: `fork.rs` takes it last.
+crate::fork::fork_hooks!("the huge-mapping cache lock": FORK_CACHE: HugeCache = lock_cache());

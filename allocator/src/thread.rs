@@ -328,18 +328,8 @@ pub fn heap_counts() -> (usize, usize) {
     (ORPHAN_POOLS.load(Ordering::Relaxed), lock_heaps().live)
 }
 
-/// Fork support: the locks parked between `fork()`'s prepare and after handlers.
-static FORK_ORPHANS: crate::fork::HeldGuard<()> = crate::fork::HeldGuard::new();
-static FORK_HEAPS: crate::fork::HeldGuard<HeapStore> = crate::fork::HeldGuard::new();
-
-/// Takes the orphanage and heap-list locks, in lock order, before `fork()`.
-pub fn lock_for_fork() {
-    FORK_ORPHANS.hold(lock_orphans());
-    FORK_HEAPS.hold(lock_heaps());
-}
-
-/// Releases them after `fork()`, in the parent and in the child.
-pub fn unlock_after_fork() {
-    FORK_HEAPS.release();
-    FORK_ORPHANS.release();
-}
+crate::fork::fork_hooks!(
+    "the orphanage and heap-list locks, in lock order":
+    FORK_ORPHANS: () = lock_orphans(),
+    FORK_HEAPS: HeapStore = lock_heaps(),
+);

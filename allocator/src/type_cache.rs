@@ -433,16 +433,5 @@ pub fn all_stats() -> ([TypeCacheStats; MAX_TYPE_CACHES], usize) {
     (out, registry.count)
 }
 
-/// Fork support: the registry lock, taken before the heap-list lock it nests
-/// around in `all_stats` (see `fork.rs`).
-static FORK_GUARD: crate::fork::HeldGuard<Registry> = crate::fork::HeldGuard::new();
-
-/// Takes the registry lock before `fork()`.
-pub fn lock_for_fork() {
-    FORK_GUARD.hold(registry());
-}
-
-/// Releases it after `fork()`, in the parent and in the child.
-pub fn unlock_after_fork() {
-    FORK_GUARD.release();
-}
+// Taken before the heap-list lock, which `all_stats` nests inside it.
+crate::fork::fork_hooks!("the type-cache registry lock": FORK_REGISTRY: Registry = registry());

@@ -66,27 +66,38 @@ fn rust_program_runs_cleanly_in_debug_mode() {
     );
 }
 
+/// Runs a faulty case and checks it stopped with a report holding `parts`.
+fn assert_child_stops_with(case: &str, parts: &[&str]) {
+    let output = run_child(case);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{case} must stop the process");
+    for part in parts {
+        assert!(
+            stderr.contains(part),
+            "{case}: `{part}` missing in {stderr}"
+        );
+    }
+}
+
 #[test]
 fn rust_overflow_is_reported() {
-    let output = run_child("overflow");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success());
-    assert!(
-        stderr.contains("strata: buffer overflow after 0x")
-            && stderr.contains("(block of 10 bytes)")
-            && stderr.contains("read 41 fd"),
-        "{stderr}"
+    assert_child_stops_with(
+        "overflow",
+        &[
+            "strata: buffer overflow after 0x",
+            "(block of 10 bytes)",
+            "read 41 fd",
+        ],
     );
 }
 
 #[test]
 fn rust_dealloc_with_the_wrong_layout_is_reported() {
-    let output = run_child("wrong-layout");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success());
-    assert!(
-        stderr.contains("strata: wrong size in Rust dealloc of 0x")
-            && stderr.contains("(block of 32 bytes): the caller states 16 bytes"),
-        "{stderr}"
+    assert_child_stops_with(
+        "wrong-layout",
+        &[
+            "strata: wrong size in Rust dealloc of 0x",
+            "(block of 32 bytes): the caller states 16 bytes",
+        ],
     );
 }
