@@ -1,10 +1,12 @@
 //! The C test program (`tests/c/api.c`) on `libstrata.so`: every C and C++
-//! allocation function with its edge cases, threads, fork; and debug mode
-//! stopping each kind of memory error with the right message.
+//! allocation function with its edge cases, threads, fork; a C++ program
+//! (`tests/c/cxx.cpp`) whose compiler-generated `new`/`delete` calls reach
+//! strata; and debug mode stopping each kind of memory error with the right
+//! message.
 
 mod common;
 
-use common::{assert_success, c_program, preloaded};
+use common::{assert_success, c_program, cxx_program, preloaded};
 use std::os::unix::process::ExitStatusExt;
 
 #[test]
@@ -27,9 +29,45 @@ fn c_api_behaves_as_c_requires_in_debug_mode() {
     assert_success("api.c on strata in debug mode", &output);
 }
 
-/// Runs one memory error under debug mode; returns its report line.
+#[test]
+fn cxx_program_runs_on_strata_plain_and_in_debug_mode() {
+    let Some(program) = cxx_program() else {
+        return;
+    };
+    for debug in ["0", "1"] {
+        let output = preloaded(&program)
+            .env("STRATA_DEBUG", debug)
+            .output()
+            .expect("run cxx");
+        assert_success(&format!("cxx.cpp with STRATA_DEBUG={debug}"), &output);
+        assert!(String::from_utf8_lossy(&output.stdout).contains("all checks passed"));
+    }
+}
+
+#[test]
+fn array_new_released_with_delete_is_reported() {
+    let Some(program) = cxx_program() else {
+        return;
+    };
+    let report = report_of(&program, "array-delete");
+    assert_report(
+        &report,
+        &[
+            "mismatched free of",
+            "block of 40 bytes",
+            "allocated with new[], freed with delete",
+        ],
+    );
+}
+
+/// Runs one memory error of the C program under debug mode; returns its
+/// report line.
 fn memory_error_report(mode: &str) -> String {
-    let output = preloaded(c_program())
+    report_of(&c_program(), mode)
+}
+
+fn report_of(program: &std::path::Path, mode: &str) -> String {
+    let output = preloaded(program)
         .arg(mode)
         .env("STRATA_DEBUG", "1")
         .output()

@@ -55,28 +55,55 @@ pub fn c_program() -> PathBuf {
     static PROGRAM: OnceLock<PathBuf> = OnceLock::new();
     PROGRAM
         .get_or_init(|| {
-            let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c/api.c");
-            let out = scratch("cc").join("api");
-            let status = Command::new("cc")
-                .args([
-                    "-O0",
+            compile(
+                "cc",
+                "api.c",
+                &[
                     "-fno-builtin",
-                    "-g",
-                    "-Wall",
                     "-Wno-free-nonheap-object",
-                ])
-                .args(["-Wno-use-after-free", "-Wno-unknown-warning-option", "-o"])
-                .arg(&out)
-                .arg(&source)
+                    "-Wno-use-after-free",
+                ],
                 // libstdc++ supplies the C++ operators when strata is not
                 // preloaded, so the program also runs on its own.
-                .args(["-pthread", "-ldl", "-Wl,--no-as-needed", "-lstdc++"])
-                .status()
-                .expect("the system C compiler `cc` runs");
-            assert!(status.success(), "compiling {}", source.display());
-            out
+                &["-pthread", "-ldl", "-Wl,--no-as-needed", "-lstdc++"],
+            )
         })
         .clone()
+}
+
+/// The C++ test program, compiled with the system `c++`; `None` (after
+/// saying so) when there is no C++ compiler.
+pub fn cxx_program() -> Option<PathBuf> {
+    static PROGRAM: OnceLock<Option<PathBuf>> = OnceLock::new();
+    PROGRAM
+        .get_or_init(|| {
+            have("c++").then(|| {
+                compile(
+                    "c++",
+                    "cxx.cpp",
+                    &["-std=c++17", "-Wno-mismatched-new-delete"],
+                    &["-pthread"],
+                )
+            })
+        })
+        .clone()
+}
+
+fn compile(compiler: &str, source: &str, flags: &[&str], libraries: &[&str]) -> PathBuf {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/c")
+        .join(source);
+    let out = scratch(compiler).join("program");
+    let status = Command::new(compiler)
+        .args(["-O0", "-g", "-Wall", "-o"])
+        .arg(&out)
+        .args(flags)
+        .arg(&source)
+        .args(libraries)
+        .status()
+        .unwrap_or_else(|e| panic!("the system compiler `{compiler}` runs: {e}"));
+    assert!(status.success(), "compiling {}", source.display());
+    out
 }
 
 /// A command for `program` with strata preloaded.
