@@ -15,7 +15,7 @@ use crate::size_class::NUM_CLASSES;
 use crate::{check, large, thread};
 use core::cell::Cell;
 use core::ptr;
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
 /// One size class's pools in one heap.
 pub struct ClassPools {
@@ -46,6 +46,11 @@ pub struct ThreadHeap {
     pub class_cache: [crate::type_cache::ClassList; NUM_CLASSES],
     /// Link in the list of every heap ever made (heaps are never unmapped).
     pub all_next: Cell<*mut ThreadHeap>,
+    /// Blocks this thread freed into other threads' pools, and blocks other
+    /// threads freed that this heap collected: per-thread counters (plain
+    /// load and store) whose difference, summed, is the remote frees pending.
+    pub remote_issued: AtomicU64,
+    pub remote_collected: AtomicU64,
 }
 
 // SAFETY: the Cell fields are touched only by the owning thread (the orphanage:
@@ -83,6 +88,8 @@ impl ThreadHeap {
             type_slots: [crate::type_cache::TypeSlot::EMPTY; crate::type_cache::MAX_TYPE_CACHES],
             class_cache: [crate::type_cache::ClassList::EMPTY; NUM_CLASSES],
             all_next: Cell::new(ptr::null_mut()),
+            remote_issued: AtomicU64::new(0),
+            remote_collected: AtomicU64::new(0),
         }
     }
 
@@ -142,7 +149,7 @@ impl ThreadHeap {
         let pool_ref = unsafe { &*pool };
         // SeqCst: see `Pool::push_remote`.
         pool_ref.queued.store(false, Ordering::SeqCst);
-        pool_ref.collect_remote();
+        self.collect_remote(pool_ref);
         self.settle(pool);
     }
 
@@ -192,7 +199,7 @@ impl ThreadHeap {
             if !ptr::eq(current, &EMPTY_POOL) {
                 // SAFETY: our current pool.
                 let current_ref = unsafe { &*current };
-                current_ref.collect_remote();
+                self.collect_remote(current_ref);
                 crate::purge::purge_pool(current_ref);
             }
             lists.avail.for_each(|pool| {
@@ -201,6 +208,13 @@ impl ThreadHeap {
                 crate::purge::purge_pool(unsafe { &*pool });
             });
         }
+    }
+
+    /// Owner only: takes the blocks other threads freed into `pool`.
+    pub fn collect_remote(&self, pool: &Pool) -> u32 {
+        let count = pool.collect_remote();
+        add(&self.remote_collected, count as u64);
+        count
     }
 
     /// Owner only: unlinks an avail pool from the avail and candidate lists.
@@ -380,7 +394,7 @@ fn alloc_slow(heap: *mut ThreadHeap, class: usize) -> *mut u8 {
     if current != empty_pool() {
         // SAFETY: our current pool.
         let current_ref = unsafe { &*current };
-        if current_ref.collect_remote() > 0 {
+        if heap_ref.collect_remote(current_ref) > 0 {
             return take_block(current_ref);
         }
     }
@@ -443,7 +457,28 @@ pub unsafe fn free(ptr: *mut u8) {
             }
         } else {
             (*pool).push_remote(block);
+            count_remote_free(heap);
         }
+    }
+}
+
+/// Remote frees issued by threads that had no heap yet.
+pub static HEAPLESS_REMOTE_FREES: AtomicU64 = AtomicU64::new(0);
+
+/// Owner-only counter update: a plain load and store, no atomic
+/// read-modify-write on the free path.
+#[inline(always)]
+pub fn add(counter: &AtomicU64, n: u64) {
+    counter.store(counter.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+}
+
+#[inline]
+fn count_remote_free(heap: *mut ThreadHeap) {
+    if ptr::eq(heap, &EMPTY_HEAP) {
+        HEAPLESS_REMOTE_FREES.fetch_add(1, Ordering::Relaxed);
+    } else {
+        // SAFETY: this thread's own heap.
+        add(unsafe { &(*heap).remote_issued }, 1);
     }
 }
 

@@ -80,8 +80,6 @@ pub struct Pool {
     pub purge_next: Cell<*mut Pool>,
     // Shared with other threads.
     pub remote: AtomicPtr<Block>,
-    /// Blocks on `remote`, for statistics.
-    pub remote_count: AtomicU32,
     pub remote_next: AtomicPtr<Pool>,
     pub queued: AtomicBool,
 }
@@ -118,7 +116,6 @@ impl Pool {
         purge_prev: Cell::new(ptr::null_mut()),
         purge_next: Cell::new(ptr::null_mut()),
         remote: AtomicPtr::new(ptr::null_mut()),
-        remote_count: AtomicU32::new(0),
         remote_next: AtomicPtr::new(ptr::null_mut()),
         queued: AtomicBool::new(false),
     };
@@ -164,7 +161,6 @@ impl Pool {
         self.purge_prev.set(ptr::null_mut());
         self.purge_next.set(ptr::null_mut());
         self.remote.store(ptr::null_mut(), Ordering::Relaxed);
-        self.remote_count.store(0, Ordering::Relaxed);
         self.remote_next.store(ptr::null_mut(), Ordering::Relaxed);
         self.queued.store(false, Ordering::Relaxed);
     }
@@ -230,9 +226,6 @@ impl Pool {
         }
         debug_assert!(count <= self.used());
         self.set_used(self.used() - count);
-        if count > 0 {
-            self.remote_count.fetch_sub(count, Ordering::Relaxed);
-        }
         count
     }
 
@@ -241,8 +234,6 @@ impl Pool {
     /// # Safety
     /// `block` is an allocated block of this pool that nobody uses any more.
     pub unsafe fn push_remote(&self, block: *mut Block) {
-        // Counted before the push, so the owner's subtraction never runs first.
-        self.remote_count.fetch_add(1, Ordering::Relaxed);
         let mut head = self.remote.load(Ordering::Relaxed);
         loop {
             // SAFETY: the caller owns the block until the push succeeds.

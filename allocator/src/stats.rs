@@ -10,7 +10,6 @@ use crate::os::OS_PAGE;
 use crate::size_class::{CLASS_SIZE, NUM_CLASSES};
 use crate::{large, purge, thread, type_cache};
 use core::fmt;
-use core::sync::atomic::Ordering;
 
 /// One size class.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -24,8 +23,6 @@ pub struct ClassStats {
     pub blocks_in_use: usize,
     /// Blocks free in these pools (free lists, purged pages and never-used tails).
     pub blocks_free: usize,
-    /// Blocks freed by other threads, waiting for their pool's owner.
-    pub remote_pending: usize,
     /// Bytes of these pools' pages that may be resident (pages given back to
     /// the OS excluded).
     pub bytes_resident: usize,
@@ -66,6 +63,8 @@ pub struct Stats {
     pub free_pages_resident: usize,
     /// Free arena pages already given back to the OS.
     pub free_pages_purged: usize,
+    /// Blocks freed by other threads, waiting for their pool's owner.
+    pub remote_pending: usize,
     /// Pools of exited threads not yet adopted by another thread.
     pub orphaned_pools: usize,
     /// Threads with a heap.
@@ -113,7 +112,6 @@ pub fn stats() -> Stats {
                 entry.pools += 1;
                 entry.blocks_in_use += used;
                 entry.blocks_free += capacity.saturating_sub(used);
-                entry.remote_pending += pool.remote_count.load(Ordering::Relaxed) as usize;
                 entry.bytes_resident += bytes - purge::purged_pages(pool) * OS_PAGE;
                 pools += 1;
                 pool_pages += pool.pages.get() as usize;
@@ -140,6 +138,7 @@ pub fn stats() -> Stats {
         pools,
         free_pages_resident: free_resident,
         free_pages_purged: free_total - free_resident,
+        remote_pending: thread::remote_pending() as usize,
         orphaned_pools,
         thread_heaps,
         huge_blocks,
@@ -159,31 +158,31 @@ impl Stats {
     pub fn blocks_in_use(&self) -> usize {
         self.classes.iter().map(|c| c.blocks_in_use).sum()
     }
-
-    /// Blocks freed by other threads and not yet collected, across classes.
-    pub fn remote_pending(&self) -> usize {
-        self.classes.iter().map(|c| c.remote_pending).sum()
-    }
 }
 
 impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "Small and medium block allocator (strata):")?;
         writeln!(f)?;
-        writeln!(f, "class   size   num pools   blocks in use  avail blocks  remote   resident KiB  in use %")?;
-        writeln!(f, "-----   ----   ---------   -------------  ------------  ------   ------------  --------")?;
+        writeln!(
+            f,
+            "class   size   num pools   blocks in use  avail blocks   resident KiB  in use %"
+        )?;
+        writeln!(
+            f,
+            "-----   ----   ---------   -------------  ------------   ------------  --------"
+        )?;
         for (index, class) in self.classes.iter().enumerate() {
             if class.pools == 0 {
                 continue;
             }
             writeln!(
                 f,
-                "{index:5} {:6} {:11} {:15} {:13} {:7} {:14} {:9.1}",
+                "{index:5} {:6} {:11} {:15} {:13} {:14} {:9.1}",
                 class.block_size,
                 class.pools,
                 class.blocks_in_use,
                 class.blocks_free,
-                class.remote_pending,
                 class.bytes_resident / 1024,
                 class.efficiency_percent()
             )?;
@@ -224,7 +223,7 @@ impl fmt::Display for Stats {
             self.huge_bytes,
         )?;
         row(f, "# bytes in cached huge mappings", self.huge_cached_bytes)?;
-        row(f, "# blocks freed remotely, pending", self.remote_pending())?;
+        row(f, "# blocks freed remotely, pending", self.remote_pending)?;
         row(f, "# pools orphaned by exited threads", self.orphaned_pools)?;
         row(f, "# thread heaps", self.thread_heaps)?;
         for cache in &self.type_caches[..self.type_cache_count] {

@@ -59,6 +59,9 @@ fn lock_orphans() -> MutexGuard<'static, ()> {
 /// on `recycled` for a new thread.
 struct HeapStore {
     recycled: *mut ThreadHeap,
+    /// Remote-free counters of exited threads.
+    retired_issued: u64,
+    retired_collected: u64,
     all: *mut ThreadHeap,
     cursor: *mut u8,
     end: *mut u8,
@@ -70,6 +73,8 @@ unsafe impl Send for HeapStore {}
 
 static HEAPS: Mutex<HeapStore> = Mutex::new(HeapStore {
     recycled: ptr::null_mut(),
+    retired_issued: 0,
+    retired_collected: 0,
     all: ptr::null_mut(),
     cursor: ptr::null_mut(),
     end: ptr::null_mut(),
@@ -177,6 +182,10 @@ extern "C" fn on_thread_exit(value: *mut libc::c_void) {
     HEAP.with(|cell| cell.set(&raw const EMPTY_HEAP as *mut ThreadHeap));
     let mut store = lock_heaps();
     // SAFETY: the heap owns nothing any more; it waits for a new thread.
+    unsafe {
+        store.retired_issued += (*heap).remote_issued.swap(0, Ordering::Relaxed);
+        store.retired_collected += (*heap).remote_collected.swap(0, Ordering::Relaxed);
+    }
     unsafe { (*heap).recycle_next.set(store.recycled) };
     store.recycled = heap;
     store.live -= 1;
@@ -194,7 +203,7 @@ fn abandon(heap: *mut ThreadHeap) {
         let lists = &heap_ref.classes[class];
         let current = lists.current.replace(&raw const EMPTY_POOL as *mut Pool);
         if !ptr::eq(current, &EMPTY_POOL) {
-            orphan_pool(current);
+            orphan_pool(heap_ref, current);
         }
         for list in [&lists.avail, &lists.full] {
             loop {
@@ -203,17 +212,17 @@ fn abandon(heap: *mut ThreadHeap) {
                     break;
                 }
                 heap_ref.remove_candidate(pool);
-                orphan_pool(pool);
+                orphan_pool(heap_ref, pool);
             }
         }
     }
 }
 
 /// Under the orphan lock: moves one pool of a dying heap to the orphanage.
-fn orphan_pool(pool: *mut Pool) {
+fn orphan_pool(dying: &ThreadHeap, pool: *mut Pool) {
     // SAFETY: the dying heap owns the live pool, which is on no list now.
     let pool_ref = unsafe { &*pool };
-    pool_ref.collect_remote();
+    dying.collect_remote(pool_ref);
     if pool_ref.used() == 0 && !pool_ref.queued.load(Ordering::SeqCst) {
         // SAFETY: empty, on no list and no queue.
         unsafe { arena::release_pool(pool) };
@@ -321,6 +330,25 @@ pub fn for_each_heap(mut visit: impl FnMut(&ThreadHeap)) {
         visit(heap_ref);
         heap = heap_ref.all_next.get();
     }
+}
+
+/// Blocks freed by other threads and not yet collected by their pool's owner.
+pub fn remote_pending() -> u64 {
+    let store = lock_heaps();
+    let mut issued =
+        store.retired_issued + crate::heap::HEAPLESS_REMOTE_FREES.load(Ordering::Relaxed);
+    let mut collected = store.retired_collected + ORPHANS.remote_collected.load(Ordering::Relaxed);
+    let mut heap = store.all;
+    while !heap.is_null() {
+        // SAFETY: heaps are never unmapped.
+        let heap_ref = unsafe { &*heap };
+        issued += heap_ref.remote_issued.load(Ordering::Relaxed);
+        collected += heap_ref.remote_collected.load(Ordering::Relaxed);
+        heap = heap_ref.all_next.get();
+    }
+    // The two sides are read at slightly different moments: never report
+    // a negative backlog.
+    issued.saturating_sub(collected)
 }
 
 /// Orphaned pools and live thread heaps, for statistics.

@@ -105,13 +105,22 @@ fn block_counts_add_up_across_threads() {
             unsafe { Strata.dealloc(p as *mut u8, layout) };
         }
     }
+    let pending = strata::stats().remote_pending;
     strata::trim();
-    let after = class(&strata::stats());
+    let stats = strata::stats();
+    let after = class(&stats);
     assert_eq!(
         after.blocks_in_use, before.blocks_in_use,
         "every block was returned"
     );
-    assert_eq!(after.remote_pending, 0);
+    assert!(
+        pending <= 4000,
+        "at most this test's 4000 remote frees were pending: {pending}"
+    );
+    assert_eq!(
+        stats.remote_pending, 0,
+        "trim collects what was freed into exited threads' pools"
+    );
 }
 
 /// Runs this test binary's `child_entry` with extra environment variables.

@@ -1,6 +1,8 @@
 //! `ci`: small fixed workloads counted in instructions under callgrind,
-//! compared with `results/baseline.json`. Instruction counts do not depend
-//! on the machine's load, so a small tolerance is safe on a shared runner.
+//! compared with `results/baseline.json`. Only instructions inside the
+//! global allocator are counted (see `spawn::ALLOCATOR_ENTRY_POINTS`); they
+//! do not depend on the machine's load, so a small tolerance is safe on a
+//! shared runner.
 
 use crate::peers;
 use crate::spawn::Mode;
@@ -18,7 +20,7 @@ pub const CI_WORKLOADS: [&str; 7] = [
     "cpython-mix",
     "large-churn",
 ];
-pub const CI_SCALE: f64 = 0.02;
+pub const CI_SCALE: f64 = 0.1;
 /// Seed of every CI run: the same sequence of requests every time.
 pub const CI_SEED: u64 = 42;
 /// Allocators counted by CI: strata, and glibc to put its counts in context.

@@ -3,6 +3,7 @@
 
 use crate::record::{Kind, Results};
 use crate::summary::{self, Ratios, Summary};
+use plotters::coord::CoordTranslate;
 use plotters::prelude::*;
 use std::path::Path;
 
@@ -121,12 +122,7 @@ fn mmu_curves(
                 PathElement::new(vec![(x, y), (x + 12, y)], colour.stroke_width(2))
             });
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::LowerRight)
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::LowerRight)?;
     root.present()?;
     Ok(())
 }
@@ -214,12 +210,21 @@ fn bars(
         vec![(0.0, 1.0), (workloads.len() as f64, 1.0)],
         BLACK.stroke_width(1),
     )))?;
+    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+    root.present()?;
+    Ok(())
+}
+
+/// The legend box every plot has, at `position`.
+fn legend<'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, CT>,
+    position: SeriesLabelPosition,
+) -> Result<(), Box<dyn std::error::Error>> {
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperRight)
+        .position(position)
         .draw()?;
-    root.present()?;
     Ok(())
 }

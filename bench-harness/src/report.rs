@@ -1,7 +1,7 @@
 //! The terminal table and the Markdown report of a results file.
 
 use crate::record::{Kind, Results};
-use crate::summary::{self, Summary};
+use crate::summary::{self, CollectorSummary, Summary};
 use std::fmt::Write;
 
 fn mib(bytes: f64) -> String {
@@ -123,6 +123,13 @@ fn kind_name(kind: Kind) -> &'static str {
 /// Windows of the utilisation curve shown in the table (the plots show all).
 const TABLE_MMU_WINDOWS_MS: [f64; 4] = [1.0, 10.0, 100.0, 1000.0];
 
+/// The points of a utilisation curve the table shows.
+fn table_mmu(c: &CollectorSummary) -> impl Iterator<Item = &(f64, f64)> {
+    c.mmu
+        .iter()
+        .filter(|(w, _)| TABLE_MMU_WINDOWS_MS.contains(w))
+}
+
 /// The figures the main tables leave out: heap and locality details for
 /// every run, collection throughput and mutator utilisation for collectors.
 fn details(out: &mut String, results: &Results) {
@@ -154,11 +161,7 @@ fn details(out: &mut String, results: &Results) {
     if collected.is_empty() {
         return;
     }
-    let windows: Vec<String> = collected[0]
-        .1
-        .mmu
-        .iter()
-        .filter(|(w, _)| TABLE_MMU_WINDOWS_MS.contains(w))
+    let windows: Vec<String> = table_mmu(collected[0].1)
         .map(|(w, _)| format!("MMU {w} ms"))
         .collect();
     let _ = writeln!(
@@ -168,12 +171,7 @@ fn details(out: &mut String, results: &Results) {
         "---|".repeat(6 + windows.len())
     );
     for (s, c) in collected {
-        let mmu: Vec<String> = c
-            .mmu
-            .iter()
-            .filter(|(w, _)| TABLE_MMU_WINDOWS_MS.contains(w))
-            .map(|(_, u)| format!("{u:.2}"))
-            .collect();
+        let mmu: Vec<String> = table_mmu(c).map(|(_, u)| format!("{u:.2}")).collect();
         let _ = writeln!(
             out,
             "| {} | {} | {:.0} | {:.3} | {} | {:.1} | {} |",

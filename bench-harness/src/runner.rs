@@ -93,8 +93,8 @@ pub fn main(allocator: &str) -> ! {
     std::process::exit(code)
 }
 
-/// The region callgrind counts (`--toggle-collect=*measured_region*`):
-/// exactly the workload, not start-up, parsing or reporting.
+/// The measured region, kept out of line so that profiles (`perf`,
+/// `valgrind --toggle-collect=*measured_region*`) can single it out.
 #[inline(never)]
 pub fn measured_region<R>(f: impl FnOnce() -> R) -> R {
     std::hint::black_box(f())

@@ -5,8 +5,9 @@
 use crate::peers::{self, AllocatorPeer};
 use crate::record::Record;
 use crate::runner::RunnerArgs;
-use std::process::{Command, Stdio};
-use std::time::SystemTime;
+use std::io::Read;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant, SystemTime};
 
 /// `cargo run` builds only the binary it runs. When started by cargo (which
 /// sets `CARGO`) and a runner is missing or older than this executable, the
@@ -68,10 +69,21 @@ pub fn ensure_runners() -> Result<(), String> {
 pub enum Mode {
     /// Natively, timed.
     Native,
-    /// Under `valgrind --tool=callgrind`, counting instructions of the
-    /// measured region only.
+    /// Under `valgrind --tool=callgrind`, counting the instructions executed
+    /// inside the global allocator only.
     Callgrind,
 }
+
+/// The functions every global allocator call goes through (the shims the
+/// compiler generates for `#[global_allocator]`). Callgrind counts only
+/// inside them, so that the counts measure the allocator, not the workload's
+/// own code, whose inlining shifts with any change to this crate.
+pub const ALLOCATOR_ENTRY_POINTS: [&str; 4] = [
+    "__rust_alloc",
+    "__rust_dealloc",
+    "__rust_realloc",
+    "__rust_alloc_zeroed",
+];
 
 /// Runs one child and returns its record.
 pub fn run_child(
@@ -95,19 +107,25 @@ pub fn run_child(
                 "--tool=callgrind",
                 "--callgrind-out-file=/dev/null",
                 "--collect-atstart=no",
-                "--toggle-collect=*measured_region*",
             ])
+            .args(ALLOCATOR_ENTRY_POINTS.map(|f| format!("--toggle-collect=*{f}")))
             .arg(&runner);
             c
         }
     };
     command.args(args.to_args()).stdin(Stdio::null());
-    let output = command.output().map_err(|e| match mode {
-        Mode::Callgrind => {
-            format!("cannot run valgrind ({e}): install it (apt-get install -y valgrind)")
-        }
-        Mode::Native => format!("cannot run {}: {e}", runner.display()),
-    })?;
+    let child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| match mode {
+            Mode::Callgrind => {
+                format!("cannot run valgrind ({e}): install it (apt-get install -y valgrind)")
+            }
+            Mode::Native => format!("cannot run {}: {e}", runner.display()),
+        })?;
+    let output = wait_with_timeout(child, CHILD_TIMEOUT)
+        .map_err(|e| format!("{} on {}: {e}", args.workload, allocator.name))?;
     let stderr = String::from_utf8_lossy(&output.stderr);
     if !output.status.success() {
         let last = stderr
@@ -141,6 +159,61 @@ pub fn run_child(
     Ok(record)
 }
 
+/// Longest a child may run: ten times the slowest run of the default suite
+/// seen here, so that a hung child (a deadlock in an allocator under test)
+/// fails its run instead of the whole suite.
+pub const CHILD_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Collects a child's output, killing it if it outlives `limit`.
+fn wait_with_timeout(mut child: Child, limit: Duration) -> Result<Output, String> {
+    // Reading both pipes on their own threads keeps a child that fills one
+    // of them from blocking while we wait.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let start = Instant::now();
+    let status = loop {
+        match child
+            .try_wait()
+            .map_err(|e| format!("cannot wait for the child: {e}"))?
+        {
+            Some(status) => break status,
+            None if start.elapsed() > limit => {
+                // The child may exit between the check and the kill; either
+                // way it is gone afterwards.
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("killed after {} s", limit.as_secs()));
+            }
+            None => std::thread::sleep(Duration::from_millis(5)),
+        }
+    };
+    let join = |h: std::thread::JoinHandle<Vec<u8>>| h.join().unwrap_or_default();
+    Ok(Output {
+        status,
+        stdout: join(stdout),
+        stderr: join(stderr),
+    })
+}
+
 /// The `Collected : N` line callgrind prints at exit.
 pub fn parse_instructions(stderr: &str) -> Option<u64> {
     stderr.lines().find_map(|line| {
@@ -152,6 +225,29 @@ pub fn parse_instructions(stderr: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[cfg(unix)]
+    fn a_child_that_outlives_its_limit_is_killed() {
+        let child = Command::new("sleep").arg("10").spawn().unwrap();
+        let start = Instant::now();
+        let error = wait_with_timeout(child, Duration::from_millis(100)).unwrap_err();
+        assert!(error.contains("killed"), "{error}");
+        assert!(start.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn a_child_within_its_limit_gives_its_output() {
+        let child = Command::new("echo")
+            .arg("hi")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let output = wait_with_timeout(child, Duration::from_secs(10)).unwrap();
+        assert!(output.status.success());
+        assert_eq!(output.stdout, b"hi\n");
+    }
 
     #[test]
     fn instruction_count_is_read_from_callgrind_output() {

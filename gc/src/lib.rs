@@ -75,9 +75,13 @@
 //! # Memory
 //!
 //! Objects are allocated with `strata`'s allocator whatever the program's
-//! global allocator is (under Miri: the standard allocator). Untracked
-//! objects carry 16 bytes of header like `Rc`; tracked ones 24 more (two
-//! list links and a type table: CPython's `PyGC_Head` plus `ob_type`).
+//! global allocator is (under Miri: the standard allocator). Every object
+//! has a 16-byte count header, like `Rc`. Objects that may be part of a
+//! cycle also carry 24 bytes of collector links in front of it (two list
+//! links and a type table: CPython's `PyGC_Head` plus `ob_type`). Objects
+//! that cannot — their type holds no `Gc`, or its handles are fixed at
+//! construction and all point to such objects ([`Trace::REFERENCES_FIXED`])
+//! — carry no links and cost the collector nothing.
 //!
 //! # Drop of collected objects
 //!

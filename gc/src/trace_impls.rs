@@ -77,7 +77,10 @@ unsafe impl<T: Trace + ?Sized> Trace for RefCell<T> {
     #[inline]
     fn trace(&self, visitor: &mut Visitor<'_>) {
         if T::MAY_CONTAIN_GC {
-            if let Ok(value) = self.try_borrow() {
+            // SAFETY: tracing runs no code that could borrow the cell
+            // mutably (Trace's contract), so reading without a guard is
+            // sound, and it spares a write to the borrow flag per object.
+            if let Ok(value) = unsafe { self.try_borrow_unguarded() } {
                 value.trace(visitor);
             }
         }
@@ -129,24 +132,10 @@ unsafe impl<T: Trace, const N: usize> Trace for [T; N] {
     }
 }
 
-// SAFETY: forwards to every element.
-unsafe impl<T: Trace> Trace for [T] {
-    const MAY_CONTAIN_GC: bool = T::MAY_CONTAIN_GC;
-    const REFERENCES_FIXED: bool = T::REFERENCES_FIXED;
-    #[inline]
-    fn trace(&self, visitor: &mut Visitor<'_>) {
-        if T::MAY_CONTAIN_GC {
-            for value in self {
-                value.trace(visitor);
-            }
-        }
-    }
-}
-
 macro_rules! trace_sequence {
-    ($($ty:ident),*) => {$(
+    ($([$($generics:tt)*] $ty:ty),*) => {$(
         // SAFETY: the collection owns its elements; forwards to each.
-        unsafe impl<T: Trace> Trace for $ty<T> {
+        unsafe impl<T: Trace $($generics)*> Trace for $ty {
             const MAY_CONTAIN_GC: bool = T::MAY_CONTAIN_GC;
             const REFERENCES_FIXED: bool = T::REFERENCES_FIXED;
             #[inline]
@@ -161,51 +150,35 @@ macro_rules! trace_sequence {
     )*};
 }
 
-trace_sequence!(Vec, VecDeque, LinkedList, BTreeSet);
+trace_sequence!(
+    [] [T],
+    [] Vec<T>,
+    [] VecDeque<T>,
+    [] LinkedList<T>,
+    [] BTreeSet<T>,
+    [, S] HashSet<T, S>
+);
 
-// SAFETY: the set owns its elements; forwards to each.
-unsafe impl<T: Trace, S> Trace for HashSet<T, S> {
-    const MAY_CONTAIN_GC: bool = T::MAY_CONTAIN_GC;
-    const REFERENCES_FIXED: bool = T::REFERENCES_FIXED;
-    #[inline]
-    fn trace(&self, visitor: &mut Visitor<'_>) {
-        if T::MAY_CONTAIN_GC {
-            for value in self {
-                value.trace(visitor);
+macro_rules! trace_map {
+    ($($ty:ident<K, V $(, $hasher:ident)?>),*) => {$(
+        // SAFETY: the map owns its keys and values; forwards to each.
+        unsafe impl<K: Trace, V: Trace $(, $hasher)?> Trace for $ty<K, V $(, $hasher)?> {
+            const MAY_CONTAIN_GC: bool = K::MAY_CONTAIN_GC || V::MAY_CONTAIN_GC;
+            const REFERENCES_FIXED: bool = K::REFERENCES_FIXED && V::REFERENCES_FIXED;
+            #[inline]
+            fn trace(&self, visitor: &mut Visitor<'_>) {
+                if Self::MAY_CONTAIN_GC {
+                    for (key, value) in self {
+                        key.trace(visitor);
+                        value.trace(visitor);
+                    }
+                }
             }
         }
-    }
+    )*};
 }
 
-// SAFETY: the map owns its keys and values; forwards to each.
-unsafe impl<K: Trace, V: Trace, S> Trace for HashMap<K, V, S> {
-    const MAY_CONTAIN_GC: bool = K::MAY_CONTAIN_GC || V::MAY_CONTAIN_GC;
-    const REFERENCES_FIXED: bool = K::REFERENCES_FIXED && V::REFERENCES_FIXED;
-    #[inline]
-    fn trace(&self, visitor: &mut Visitor<'_>) {
-        if Self::MAY_CONTAIN_GC {
-            for (key, value) in self {
-                key.trace(visitor);
-                value.trace(visitor);
-            }
-        }
-    }
-}
-
-// SAFETY: the map owns its keys and values; forwards to each.
-unsafe impl<K: Trace, V: Trace> Trace for BTreeMap<K, V> {
-    const MAY_CONTAIN_GC: bool = K::MAY_CONTAIN_GC || V::MAY_CONTAIN_GC;
-    const REFERENCES_FIXED: bool = K::REFERENCES_FIXED && V::REFERENCES_FIXED;
-    #[inline]
-    fn trace(&self, visitor: &mut Visitor<'_>) {
-        if Self::MAY_CONTAIN_GC {
-            for (key, value) in self {
-                key.trace(visitor);
-                value.trace(visitor);
-            }
-        }
-    }
-}
+trace_map!(HashMap<K, V, S>, BTreeMap<K, V>);
 
 macro_rules! trace_tuple {
     ($(($($name:ident $index:tt),+))*) => {$(

@@ -9,9 +9,9 @@ use crate::workloads::Params;
 use rand::Rng;
 
 const WINDOW: usize = 10_000;
-const OPS: u64 = 1_000_000;
+const OPS: u64 = 500_000;
 /// Operations between explicit collections, for collectors that need them.
-const COLLECT_EVERY: u64 = 100_000;
+const COLLECT_EVERY: u64 = 50_000;
 
 pub fn run<H: GcHeap>(params: &Params, probe: &mut Probe, m: &mut Mutator) -> Result<(), String> {
     let mut rng = params.rng(30);

@@ -10,9 +10,9 @@ use crate::workloads::Params;
 const LIVE: u64 = 1_000_000;
 /// Children per tree node.
 const FANOUT: usize = 8;
-/// Garbage rings of 4 nodes made at scale 1, collected every 50,000.
-const GARBAGE_RINGS: u64 = 200_000;
-const COLLECT_EVERY: u64 = 50_000;
+/// Garbage rings of 4 nodes made at scale 1, collected every 25,000.
+const GARBAGE_RINGS: u64 = 100_000;
+const COLLECT_EVERY: u64 = 25_000;
 
 pub fn run<H: GcHeap>(params: &Params, probe: &mut Probe, m: &mut Mutator) -> Result<(), String> {
     let root = m.node::<H>(probe);

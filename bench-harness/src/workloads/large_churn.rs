@@ -9,7 +9,7 @@ use crate::metrics::Probe;
 use rand::Rng;
 
 const LIVE: usize = 4;
-const OPS: u64 = 200;
+const OPS: u64 = 100;
 const MIN: usize = 5 << 20;
 const MAX: usize = 25 << 20;
 

@@ -7,7 +7,7 @@ use super::{log_uniform, Params};
 use crate::metrics::Probe;
 
 const BUFFERS: usize = 100;
-const OPS: u64 = 1_500_000;
+const OPS: u64 = 500_000;
 
 pub fn run(params: &Params, probe: &mut Probe) {
     let mut rng = params.rng(3);

@@ -117,15 +117,15 @@ fn collect_main(state: &State, generation: usize, first_panic: &mut Option<Panic
     list::init(&unreachable);
     // SAFETY: young is a well-formed list of live tracked objects, and no
     // user code runs until the phases are done.
-    unsafe { deduce_unreachable(young, &unreachable, 0) };
+    let survivors = unsafe { deduce_unreachable(young, &unreachable, 0) };
 
     if generation + 2 == GENERATIONS {
         let pending = &state.long_lived_pending;
-        pending.set(pending.get() + list::len(young));
+        pending.set(pending.get() + survivors);
     }
     if full {
         state.long_lived_pending.set(0);
-        state.long_lived_total.set(list::len(young));
+        state.long_lived_total.set(survivors);
     } else {
         // SAFETY: distinct, initialised lists.
         unsafe { list::merge(young, old) };
@@ -181,19 +181,22 @@ fn collect_main(state: &State, generation: usize, first_panic: &mut Option<Panic
 }
 
 /// Phases 2-4 on `young`; `held` is the number of strong references the
-/// collector itself holds on each member (1 on the second pass).
+/// collector itself holds on each member (1 on the second pass). Returns
+/// the number of reachable objects left in `young`.
 ///
 /// # Safety
 /// `young` is a well-formed list of live tracked objects with live values.
-unsafe fn deduce_unreachable(young: &ListNode, unreachable: &ListNode, held: u32) {
+unsafe fn deduce_unreachable(young: &ListNode, unreachable: &ListNode, held: u32) -> usize {
     let armed = AbortOnUnwind;
     // SAFETY: forwarded from the caller.
     unsafe {
         update_refs(young, held);
         subtract_refs(young);
-        move_unreachable(young, unreachable);
     }
+    // SAFETY: as above.
+    let reachable = unsafe { move_unreachable(young, unreachable) };
     std::mem::forget(armed);
+    reachable
 }
 
 /// Armed while objects sit in half-processed lists: `Trace` must not panic
@@ -232,7 +235,8 @@ unsafe fn subtract_refs(young: &ListNode) {
 
 /// # Safety
 /// As [`deduce_unreachable`].
-unsafe fn move_unreachable(young: &ListNode, unreachable: &ListNode) {
+unsafe fn move_unreachable(young: &ListNode, unreachable: &ListNode) -> usize {
+    let mut reachable = 0;
     let young_ptr = young as *const ListNode as *mut ListNode;
     let mut node = young.next.get();
     while node != young_ptr {
@@ -245,6 +249,7 @@ unsafe fn move_unreachable(young: &ListNode, unreachable: &ListNode) {
                 let mut visitor = Visitor::mark_reachable(young);
                 ((*links).vtable.trace)(links, &mut visitor);
                 header.clear(flags::COLLECTING);
+                reachable += 1;
                 node = (*node).next.get();
             } else {
                 // Tentatively unreachable: a later reachable object may
@@ -262,6 +267,7 @@ unsafe fn move_unreachable(young: &ListNode, unreachable: &ListNode) {
             header_of(links).clear(flags::UNREACHABLE | flags::COLLECTING);
         });
     }
+    reachable
 }
 
 /// Runs `f`, keeping the first panic for later so that the collector's
