@@ -58,7 +58,8 @@ impl Family {
         }
     }
 
-    fn allocator(self) -> &'static str {
+    /// The allocating call, as reports name it.
+    pub fn allocator(self) -> &'static str {
         match self {
             Family::Malloc => "malloc",
             Family::New => "new",
@@ -67,7 +68,8 @@ impl Family {
         }
     }
 
-    fn deallocator(self) -> &'static str {
+    /// The releasing call, as reports name it.
+    pub fn deallocator(self) -> &'static str {
         match self {
             Family::Malloc => "free",
             Family::New => "delete",

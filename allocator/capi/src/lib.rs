@@ -101,19 +101,10 @@ pub(crate) unsafe fn free_family(ptr: *mut u8, family: Family, size: Option<usiz
         return;
     }
     if !raw::owns(ptr) {
-        debug::foreign_pointer(family_free_name(family), ptr);
+        debug::foreign_pointer(family.deallocator(), ptr);
     }
     // SAFETY: a live block of ours, as the caller guarantees.
     unsafe { raw::free(ptr) }
-}
-
-fn family_free_name(family: Family) -> &'static str {
-    match family {
-        Family::Malloc => "free",
-        Family::New => "delete",
-        Family::NewArray => "delete[]",
-        Family::Rust => "Rust dealloc",
-    }
 }
 
 /// Whether `ptr` lies in memory strata manages.
