@@ -44,45 +44,57 @@ pub enum PoolState {
 /// A pool descriptor. See the module docs for who may touch which field.
 #[repr(C)]
 pub struct Pool {
-    // Owner-only fields, in the order the fast paths touch them.
-    pub free: Cell<*mut Block>,
-    /// Blocks handed out and not yet returned to `free` (remote frees still
-    /// count). Atomic only so that `stats()` may read it from another thread:
-    /// the owner updates it with a plain load and store.
-    pub used: AtomicU32,
-    pub block_size: Cell<u32>,
-    pub bump: Cell<*mut u8>,
-    pub end: Cell<*mut u8>,
+    // Cache line 1: set when the pool is activated and read by every thread
+    // that frees into it (`owner`); the purge-candidate links change rarely.
     pub owner: AtomicPtr<ThreadHeap>,
-    pub state: Cell<PoolState>,
+    pub start: Cell<*mut u8>,
+    pub end: Cell<*mut u8>,
+    pub block_size: Cell<u32>,
+    pub capacity: Cell<u32>,
     pub class: Cell<u8>,
     /// Pages in this pool; 0 while the descriptor is unused.
     pub pages: Cell<u8>,
     /// Whether the never-used tail is known to read as zero (fresh from the OS).
     pub zeroed: Cell<bool>,
-    pub capacity: Cell<u32>,
-    pub start: Cell<*mut u8>,
-    pub prev: Cell<*mut Pool>,
-    pub next: Cell<*mut Pool>,
+    /// Whether falling to a quarter full makes this pool a purge candidate.
+    pub purge_armed: Cell<bool>,
+    /// When the pool became a purge candidate (0: it is not one).
+    pub candidate_since: Cell<u64>,
+    pub purge_prev: Cell<*mut Pool>,
+    pub purge_next: Cell<*mut Pool>,
+    // Cache line 2: written by the owner on every allocation and free.
+    _owner_line: CacheLine,
+    pub free: Cell<*mut Block>,
+    /// Blocks handed out and not yet returned to `free` (remote frees still
+    /// count). Atomic only so that `stats()` may read it from another thread:
+    /// the owner updates it with a plain load and store.
+    pub used: AtomicU32,
     /// A local free with `used` below this goes to the slow path: 0 for the
     /// current pool (never), `u32::MAX` for a full one (always: it must move
     /// to the avail list), otherwise the point where it becomes empty or, if
     /// armed, sparse enough to have its free pages purged.
     pub slow_below: Cell<u32>,
-    /// Whether falling to a quarter full makes this pool a purge candidate.
-    pub purge_armed: Cell<bool>,
+    pub bump: Cell<*mut u8>,
+    pub prev: Cell<*mut Pool>,
+    pub next: Cell<*mut Pool>,
+    pub state: Cell<PoolState>,
     /// OS pages of this pool given back to the OS; the blocks that start in
     /// them are free but off the free list until the page is restored.
     pub purged: Cell<u128>,
-    /// When the pool became a purge candidate (0: it is not one).
-    pub candidate_since: Cell<u64>,
-    pub purge_prev: Cell<*mut Pool>,
-    pub purge_next: Cell<*mut Pool>,
-    // Shared with other threads.
+    // Cache line 3: written by other threads, so that their frees do not
+    // bounce the owner's line.
+    _remote_line: CacheLine,
     pub remote: AtomicPtr<Block>,
     pub remote_next: AtomicPtr<Pool>,
     pub queued: AtomicBool,
 }
+
+/// A zero-sized field that starts a new 64-byte cache line in a `repr(C)` struct.
+#[derive(Clone, Copy)]
+#[repr(align(64))]
+pub struct CacheLine;
+
+const _: () = assert!(core::mem::size_of::<Pool>() == 192);
 
 // SAFETY: the Cell fields are touched only by the owning thread (or under the
 // arena lock before the pool is handed to its owner); cross-thread traffic goes
@@ -118,6 +130,8 @@ impl Pool {
         remote: AtomicPtr::new(ptr::null_mut()),
         remote_next: AtomicPtr::new(ptr::null_mut()),
         queued: AtomicBool::new(false),
+        _owner_line: CacheLine,
+        _remote_line: CacheLine,
     };
 
     /// Makes this descriptor a fresh pool of `class` spanning `pages` pages from

@@ -134,6 +134,16 @@ pub fn class_for(size: usize, align: usize) -> Option<usize> {
         }
         return None;
     }
+    if align == 16 {
+        // C's malloc alignment: small classes come in steps of 8, so rounding
+        // up to 16 lands on a multiple of 16; medium classes are all
+        // multiples of 128.
+        let rounded = size.max(1).next_multiple_of(16);
+        if rounded <= MEDIUM_MAX {
+            return Some(class_of(rounded));
+        }
+        return None;
+    }
     class_for_aligned(size, align)
 }
 

@@ -102,13 +102,11 @@ impl<T: Trace + 'static> Gc<T> {
     /// one may run an automatic collection first.
     #[inline]
     pub fn new(value: T) -> Gc<T> {
-        if T::MAY_CONTAIN_GC {
+        if T::MAY_CONTAIN_GC && (!T::REFERENCES_FIXED || reaches_tracked(&value)) {
             let state = state::state();
-            if !T::REFERENCES_FIXED || reaches_tracked(&value) {
-                state::note_allocation(state);
-                // SAFETY: called once per new object.
-                return unsafe { Gc::new_tracked(state, value) };
-            }
+            state::note_allocation(state);
+            // SAFETY: called once per new object.
+            return unsafe { Gc::new_tracked(state, value) };
         }
         let layout = const { layout_of::<T>(false).0 };
         // SAFETY: the layout is never zero-sized (it holds a header), and
@@ -273,11 +271,7 @@ impl<T: Trace + 'static> Gc<T> {
 #[inline]
 fn reaches_tracked<T: Trace>(value: &T) -> bool {
     let mut found = false;
-    let mut check = |links: *const GcLinks| {
-        // SAFETY: the visitor is only handed links of live objects.
-        found |= unsafe { crate::header::header_of(links) }.has(flags::LINKED);
-    };
-    value.trace(&mut Visitor::call(&mut check));
+    value.trace(&mut Visitor::find_tracked(&mut found));
     found
 }
 

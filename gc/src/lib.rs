@@ -98,7 +98,9 @@
 //!
 //! A `Trace` that reports references it does not own could let the collector
 //! free a live object, so `Trace` is an `unsafe trait`: derive it, or see its
-//! safety contract. Reporting too few is safe (a leak).
+//! safety contract. Reporting too few is safe (a leak), and so is a wrong
+//! `MAY_CONTAIN_GC = false` or `REFERENCES_FIXED = true` (the object is
+//! left untracked: cycles through it leak).
 //!
 //! # Threads
 //!

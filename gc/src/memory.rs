@@ -2,7 +2,8 @@
 //! allocator, so switching it touches nothing else.
 //!
 //! Objects come from `strata`'s pools whatever `#[global_allocator]` the
-//! program uses. Under Miri they come from the standard allocator instead, so
+//! program uses, through a `strata::ClassCache` (per-thread free lists by
+//! size class). Under Miri they come from the standard allocator instead, so
 //! that Miri checks the collector rather than the allocator's mappings.
 
 use std::alloc::{handle_alloc_error, Layout};
@@ -36,14 +37,19 @@ pub(crate) unsafe fn deallocate(ptr: *mut u8, layout: Layout) {
 
 #[cfg(not(miri))]
 mod backend {
-    use std::alloc::{GlobalAlloc, Layout};
+    use std::alloc::Layout;
+
+    /// The collector's per-type free lists (strata's layer 3): objects are
+    /// generic over their type, so the lists are kept per size class. Up to
+    /// 80 freed objects per class and thread are reused before the pools are
+    /// touched, as CPython keeps 80 freed dicts.
+    static OBJECTS: strata::ClassCache<80> = strata::ClassCache::new("strata-gc objects");
 
     /// # Safety
     /// As `GlobalAlloc::alloc`.
     #[inline]
     pub(super) unsafe fn alloc(layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded from the caller (non-zero size).
-        unsafe { strata::Strata.alloc(layout) }
+        OBJECTS.alloc(layout)
     }
 
     /// # Safety
@@ -51,7 +57,7 @@ mod backend {
     #[inline]
     pub(super) unsafe fn dealloc(ptr: *mut u8, layout: Layout) {
         // SAFETY: forwarded from the caller (ptr came from `alloc(layout)`).
-        unsafe { strata::Strata.dealloc(ptr, layout) }
+        unsafe { OBJECTS.free(ptr, layout) }
     }
 }
 

@@ -24,7 +24,8 @@ use crate::list;
 ///   never a `Gc` that `self` does not own (a `Gc` shared through an `Rc`,
 ///   a global, or a borrowed reference is not owned);
 /// - report the same handles on every call while no other code runs: no
-///   interior mutation, no creating or dropping of `Gc`s, no panics;
+///   interior mutation, no creating or dropping of `Gc`s, no panics (a
+///   panic during a collection aborts the process);
 /// - set [`MAY_CONTAIN_GC`](Trace::MAY_CONTAIN_GC) to `true` if the type can
 ///   hold a `Gc` at all.
 ///
@@ -73,6 +74,8 @@ enum Mode<'a> {
     /// CPython's `visit_reachable`: the referent of a reachable object is
     /// reachable too; move it back to `young` if it was taken out.
     MarkReachable(&'a ListNode),
+    /// Whether any referent is tracked (for `Trace::REFERENCES_FIXED`).
+    FindTracked(&'a mut bool),
     /// Anything else (referents, referrers): hand the object to a closure.
     Call(&'a mut dyn FnMut(*const GcLinks)),
 }
@@ -88,6 +91,13 @@ impl<'a> Visitor<'a> {
     pub(crate) fn mark_reachable(young: &'a ListNode) -> Self {
         Visitor {
             mode: Mode::MarkReachable(young),
+            _not_send: PhantomData,
+        }
+    }
+
+    pub(crate) fn find_tracked(found: &'a mut bool) -> Self {
+        Visitor {
+            mode: Mode::FindTracked(found),
             _not_send: PhantomData,
         }
     }
@@ -133,6 +143,7 @@ impl<'a> Visitor<'a> {
                     refs.set(1);
                 }
             }
+            Mode::FindTracked(found) => **found |= header.has(flags::LINKED),
             Mode::Call(f) => f(links),
         }
     }

@@ -290,3 +290,44 @@ fn weak_and_try_unwrap_work_on_untracked_objects() {
     assert!(weak.upgrade().is_none());
     assert!(strata_gc::get_referents(&Gc::new(Leaf { next: None })).is_empty());
 }
+
+#[derive(Trace)]
+#[trace(finalize)]
+struct Panicky {
+    next: RefCell<Option<Gc<Panicky>>>,
+}
+
+impl Finalize for Panicky {
+    fn finalize(&self) {
+        panic!("finalizer fails");
+    }
+}
+
+#[test]
+fn a_panicking_finalizer_surfaces_after_the_collection_completes() {
+    let a = Gc::new(Panicky {
+        next: RefCell::new(None),
+    });
+    *a.next.borrow_mut() = Some(a.clone());
+    let weak = Gc::downgrade(&a);
+    drop(a);
+    let result = std::panic::catch_unwind(collect);
+    assert!(result.is_err(), "the finalizer's panic is re-raised");
+    assert!(weak.upgrade().is_none(), "the object was still collected");
+    assert_eq!(strata_gc::get_stats()[2].collected, 1);
+    assert_eq!(collect(), 0);
+}
+
+#[test]
+fn debug_collectable_and_stats_flags_do_not_change_the_outcome() {
+    strata_gc::set_debug(strata_gc::DEBUG_STATS | strata_gc::DEBUG_COLLECTABLE);
+    let a = node();
+    *a.next.borrow_mut() = Some(a.clone());
+    drop(a);
+    assert_eq!(collect(), 1);
+    assert!(
+        strata_gc::garbage().is_empty(),
+        "only DEBUG_SAVEALL keeps garbage"
+    );
+    strata_gc::set_debug(0);
+}
