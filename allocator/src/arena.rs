@@ -224,8 +224,28 @@ pub struct ArenaCounters {
     pub pages_purged: usize,
 }
 
-/// Spare arenas are kept in a small array; `STRATA_RETAIN` beyond this is capped.
-const MAX_SPARES: usize = 8;
+/// Entirely free arenas waiting for reuse: `STRATA_RETAIN` of them are kept
+/// (purged), the others until their purge deadline passes, so that a program
+/// that frees and rebuilds a large heap within the delay reuses them instead
+/// of mapping and faulting in fresh ones. 64 arenas are 256 MiB.
+const MAX_SPARES: usize = 64;
+
+/// The purge delay grows while the program thrashes: when a fresh arena has
+/// to be mapped within this long after memory was given back, the delay
+/// doubles (up to [`MAX_ADAPTIVE_DELAY_MS`]); after this long without such a
+/// regrowth it halves again.
+const THRASH_WINDOW_MS: u64 = 1000;
+/// Ceiling of the adaptive delay; well under a second, per the design.
+const MAX_ADAPTIVE_DELAY_MS: u64 = 500;
+
+static ADAPTIVE_DELAY_MS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// The purge delay in force: the setting, or longer while the program is
+/// observed to give memory back and take it again soon after.
+pub fn purge_delay_ms() -> u64 {
+    let configured = crate::settings::get().purge_delay_ms as u64;
+    configured.max(ADAPTIVE_DELAY_MS.load(core::sync::atomic::Ordering::Relaxed))
+}
 
 /// The arena lists, behind the arena lock.
 struct Manager {
@@ -239,6 +259,10 @@ struct Manager {
     spare_count: usize,
     /// The earliest `purge_at` of any arena (0: none pending).
     next_purge: u64,
+    /// When memory was last given back to the OS, and when the adaptive delay
+    /// last changed (ms).
+    last_shrink: u64,
+    last_adapt: u64,
     /// Bytes per arena, fixed when the first arena is mapped.
     arena_bytes: usize,
     counters: ArenaCounters,
@@ -255,6 +279,8 @@ static MANAGER: Mutex<Manager> = Mutex::new(Manager {
     spares: [ptr::null_mut(); MAX_SPARES],
     spare_count: 0,
     next_purge: 0,
+    last_shrink: 0,
+    last_adapt: 0,
     arena_bytes: 0,
     counters: ArenaCounters {
         allocated_total: 0,
@@ -361,6 +387,7 @@ impl Manager {
         if self.arena_bytes == 0 {
             self.arena_bytes = crate::settings::freeze_arena_size();
         }
+        self.adapt_delay(os::now_ms(), true);
         let bytes = self.arena_bytes;
         let base = os::map_aligned(bytes, ARENA_SIZE, ARENA_SIZE, 0);
         if base.is_null() {
@@ -397,9 +424,31 @@ impl Manager {
         arena
     }
 
+    /// Doubles the adaptive delay when the heap regrows soon after giving
+    /// memory back (`regrow`), halves it after a quiet window.
+    fn adapt_delay(&mut self, now: u64, regrow: bool) {
+        use core::sync::atomic::Ordering::Relaxed;
+        let current = ADAPTIVE_DELAY_MS.load(Relaxed);
+        let configured = crate::settings::get().purge_delay_ms as u64;
+        if regrow
+            && self.last_shrink != 0
+            && now.saturating_sub(self.last_shrink) < THRASH_WINDOW_MS
+        {
+            let grown = (current.max(configured).max(1) * 2).min(MAX_ADAPTIVE_DELAY_MS);
+            if grown > current && now.saturating_sub(self.last_adapt) >= current.max(configured) {
+                ADAPTIVE_DELAY_MS.store(grown, Relaxed);
+                self.last_adapt = now;
+            }
+        } else if current > 0
+            && now.saturating_sub(self.last_adapt.max(self.last_shrink)) >= THRASH_WINDOW_MS
+        {
+            ADAPTIVE_DELAY_MS.store(current / 2, Relaxed);
+            self.last_adapt = now;
+        }
+    }
+
     fn free_arena(&mut self, arena: *mut Arena) {
-        let retain = crate::settings::get().retain_arenas.min(MAX_SPARES);
-        if self.spare_count < retain {
+        if self.spare_count < MAX_SPARES {
             self.spares[self.spare_count] = arena;
             self.spare_count += 1;
         } else {
@@ -452,7 +501,7 @@ impl Manager {
     /// Schedules the free dirty pages of `arena` for purging after the delay.
     fn schedule_purge(&mut self, arena: &Arena, now: u64) {
         if arena.purge_at.get() == 0 {
-            let at = now + crate::settings::get().purge_delay_ms as u64;
+            let at = now + purge_delay_ms();
             arena.purge_at.set(at.max(1));
             if self.next_purge == 0 || at < self.next_purge {
                 self.next_purge = at.max(1);
@@ -460,12 +509,29 @@ impl Manager {
         }
     }
 
-    /// Purges every arena whose delay has passed (all of them if `force`).
+    /// Purges every arena whose delay has passed (all of them if `force`),
+    /// and unmaps the spare arenas beyond `STRATA_RETAIN` that are due.
     fn purge_due(&mut self, now: u64, force: bool) {
         if !force && (self.next_purge == 0 || now < self.next_purge) {
             return;
         }
         self.next_purge = 0;
+        self.last_shrink = now;
+        self.adapt_delay(now, false);
+        let retain = crate::settings::get().retain_arenas.min(MAX_SPARES);
+        let mut index = 0;
+        while index < self.spare_count {
+            let spare = self.spares[index];
+            // SAFETY: spares are live, entirely free arenas; lock held.
+            let at = unsafe { (*spare).purge_at.get() };
+            if self.spare_count > retain && (force || at <= now) {
+                self.spare_count -= 1;
+                self.spares[index] = self.spares[self.spare_count];
+                self.unmap_arena(spare);
+            } else {
+                index += 1;
+            }
+        }
         let mut arena = self.all;
         while !arena.is_null() {
             // SAFETY: `all` links live arenas; lock held.
@@ -557,6 +623,8 @@ pub unsafe fn release_pool(pool: *mut Pool) {
         manager.bucket_insert(arena);
     }
     manager.purge_due(now, false);
+    drop(manager);
+    crate::purger::ensure_running();
 }
 
 /// Runs `visit` on every mapped arena under the arena lock, and returns the
@@ -585,12 +653,14 @@ pub fn trim() {
     manager.purge_due(os::now_ms(), true);
 }
 
-/// Purges arenas whose delay has passed (called from slow paths).
-pub fn purge_if_due() {
+/// Purges arenas whose delay has passed (called from slow paths and the
+/// background purger). Returns whether a purge is still pending.
+pub fn purge_if_due() -> bool {
     let mut manager = lock();
     if manager.next_purge != 0 {
         manager.purge_due(os::now_ms(), false);
     }
+    manager.next_purge != 0
 }
 
 crate::fork::fork_hooks!("the arena lock": FORK_ARENA: Manager = lock());
@@ -650,6 +720,14 @@ pub(crate) mod tests {
 
         let peak = visit_arenas(|_| {});
         release_all(&mut pools);
+        let kept = visit_arenas(|_| {});
+        assert!(
+            kept.current >= before.current + 2,
+            "empty arenas wait out the purge delay: {kept:?}"
+        );
+        // Past the delay, only STRATA_RETAIN (1) of them stay mapped.
+        std::thread::sleep(std::time::Duration::from_millis(purge_delay_ms() + 20));
+        purge_if_due();
         let after = visit_arenas(|_| {});
         assert!(
             after.reclaimed >= before.reclaimed + 2,

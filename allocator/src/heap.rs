@@ -276,7 +276,7 @@ impl ThreadHeap {
         if !force && now < self.next_purge_check.get() {
             return;
         }
-        let delay = crate::settings::get().purge_delay_ms as u64;
+        let delay = arena::purge_delay_ms();
         self.next_purge_check.set(now + (delay / 4).max(1));
         loop {
             let pool = self.candidates_head.get();

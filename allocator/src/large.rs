@@ -93,7 +93,7 @@ impl HugeCache {
 
     /// Unmaps entries older than the purge delay (all of them if `force`).
     fn expire(&mut self, now: u64, force: bool) {
-        let delay = crate::settings::get().purge_delay_ms as u64;
+        let delay = crate::arena::purge_delay_ms();
         let mut index = 0;
         while index < self.count {
             if force || now >= self.entries[index].freed_at + delay {
@@ -134,6 +134,11 @@ impl HugeCache {
 fn release_mapping(base: *mut u8, len: usize) {
     registry::unregister(base as usize);
     os::unmap(base, len);
+}
+
+/// Unmaps cached huge mappings unused for the purge delay.
+pub fn expire(now: u64) {
+    lock_cache().expire(now, false);
 }
 
 /// Unmaps every cached huge mapping (part of `trim`).
@@ -250,6 +255,8 @@ pub unsafe fn free(ptr: *mut u8) {
         let mut cache = lock_cache();
         cache.expire(now, false);
         cache.insert(base, len, now);
+        drop(cache);
+        crate::purger::ensure_running();
         return;
     }
     release_mapping(base, len);

@@ -76,9 +76,10 @@
 //!
 //! ## Giving memory back
 //!
-//! * **Purge delay** (`STRATA_PURGE_DELAY_MS`, 10 ms): free pages stay
-//!   resident that long, so a program that frees and reallocates reuses them,
-//!   then go back to the OS with `madvise`.
+//! * **Purge delay** (`STRATA_PURGE_DELAY_MS`, 10 ms, longer while the heap
+//!   is observed to shrink and regrow): free pages stay resident that long, so
+//!   a program that frees and reallocates reuses them, then go back to the OS
+//!   with `madvise`, from slow paths or the background purger (`purger.rs`).
 //! * **Empty pools** return to their arena at once; **empty arenas** are
 //!   unmapped (`STRATA_RETAIN` are kept, purged).
 //! * **Sparse pools** (a quarter full or less for the purge delay) give back
@@ -108,6 +109,7 @@ mod large;
 mod os;
 mod pool;
 mod purge;
+mod purger;
 mod registry;
 pub mod settings;
 mod size_class;
