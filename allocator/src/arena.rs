@@ -663,6 +663,8 @@ pub fn purge_if_due() -> bool {
     manager.next_purge != 0
 }
 
+crate::fork::fork_hooks!("the arena lock": FORK_ARENA: Manager = lock());
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

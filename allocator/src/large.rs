@@ -306,3 +306,6 @@ pub unsafe fn resize_in_place(ptr: *mut u8, new_size: usize) -> bool {
     }
     true
 }
+
+// The cache lock is a leaf: `fork.rs` takes it last.
+crate::fork::fork_hooks!("the huge-mapping cache lock": FORK_CACHE: HugeCache = lock_cache());

@@ -69,7 +69,10 @@
 //! sparse pools; `type_cache.rs` holds [`TypeCache`] and [`ClassCache`];
 //! `stats.rs` builds [`stats()`]; `settings.rs` reads `STRATA_*` variables;
 //! `check.rs` holds the misuse checks of debug builds (double free, foreign
-//! pointers); [`trim()`] gives memory back at once.
+//! pointers); [`trim()`] gives memory back at once. `debug.rs` is the debug
+//! mode (`STRATA_DEBUG=1`: guard bytes, fill patterns, checks on every free)
+//! and `fork.rs` the `pthread_atfork` handlers, both used by the C API
+//! (`allocator/capi`).
 //!
 //! ## Giving memory back
 //!
@@ -99,6 +102,8 @@ pub struct ReadmeDoctests;
 
 mod arena;
 mod check;
+pub mod debug;
+pub mod fork;
 mod heap;
 mod large;
 mod os;
@@ -145,17 +150,27 @@ fn allocate_huge(size: usize, align: usize, zeroed: bool) -> *mut u8 {
 unsafe impl GlobalAlloc for Strata {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if debug::enabled() {
+            return debug::alloc(layout.size(), layout.align(), debug::Family::Rust, false);
+        }
         allocate(layout.size(), layout.align())
     }
 
     #[inline]
-    unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if debug::enabled() {
+            // SAFETY: debug::free checks the pointer itself.
+            return unsafe { debug::free(ptr, debug::Family::Rust, Some(layout.size())) };
+        }
         check::on_free_any(ptr);
         // SAFETY: the GlobalAlloc contract: ptr is a live block of ours.
         unsafe { heap::free(ptr) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if debug::enabled() {
+            return debug::alloc(layout.size(), layout.align(), debug::Family::Rust, true);
+        }
         match size_class::class_for(layout.size(), layout.align()) {
             Some(class) => {
                 let fresh = heap::next_block_is_zeroed(class);
@@ -172,28 +187,44 @@ unsafe impl GlobalAlloc for Strata {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        check::on_free_any(ptr);
-        // SAFETY: ptr is a live block of ours (GlobalAlloc contract).
-        let usable = unsafe { heap::usable_size(ptr) };
-        if fits_in_place(usable, new_size, layout.align()) {
+        if debug::enabled() {
+            // SAFETY: debug::realloc checks the pointer itself.
+            return unsafe { debug::realloc(ptr, layout.align(), new_size, debug::Family::Rust) };
+        }
+        // SAFETY: the GlobalAlloc contract: ptr is a live block of ours
+        // holding at least layout.size() bytes.
+        unsafe { reallocate(ptr, layout.size(), layout.align(), new_size) }
+    }
+}
+
+/// Resizes a live block, in place when it fits, copying `old_size` bytes
+/// (at most `new_size`) otherwise. Null, with the block untouched, on failure.
+///
+/// # Safety
+/// `ptr` is a live block of ours holding at least `old_size` bytes, aligned
+/// to `align`.
+unsafe fn reallocate(ptr: *mut u8, old_size: usize, align: usize, new_size: usize) -> *mut u8 {
+    check::on_free_any(ptr);
+    // SAFETY: ptr is a live block of ours (caller's contract).
+    let usable = unsafe { heap::usable_size(ptr) };
+    if fits_in_place(usable, new_size, align) {
+        return ptr;
+    }
+    if usable > MEDIUM_MAX || align > PAGE_SIZE {
+        // SAFETY: a huge block of ours.
+        if new_size > MEDIUM_MAX && unsafe { large::resize_in_place(ptr, new_size) } {
             return ptr;
         }
-        if usable > MEDIUM_MAX || layout.align() > PAGE_SIZE {
-            // SAFETY: a huge block of ours.
-            if new_size > MEDIUM_MAX && unsafe { large::resize_in_place(ptr, new_size) } {
-                return ptr;
-            }
-        }
-        let new = allocate(new_size, layout.align());
-        if !new.is_null() {
-            // SAFETY: both blocks are live and distinct; copy what both hold.
-            unsafe {
-                ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
-                heap::free(ptr);
-            }
-        }
-        new
     }
+    let new = allocate(new_size, align);
+    if !new.is_null() {
+        // SAFETY: both blocks are live and distinct; copy what both hold.
+        unsafe {
+            ptr::copy_nonoverlapping(ptr, new, old_size.min(new_size));
+            heap::free(ptr);
+        }
+    }
+    new
 }
 
 /// Whether a block of `usable` bytes can keep serving a resize to `new_size`:
@@ -256,6 +287,19 @@ pub mod raw {
         unsafe { heap::free(ptr) }
     }
 
+    /// Resizes a block allocated with `align` to `new_size` bytes, keeping its
+    /// contents (up to the smaller size); in place when possible. Null, with
+    /// the block untouched, on failure.
+    ///
+    /// # Safety
+    /// `ptr` came from this allocator with alignment `align` and was not freed
+    /// since.
+    pub unsafe fn realloc(ptr: *mut u8, align: usize, new_size: usize) -> *mut u8 {
+        check::on_free_any(ptr);
+        // SAFETY: as the caller guarantees; the whole usable size is valid.
+        unsafe { reallocate(ptr, heap::usable_size(ptr), align, new_size) }
+    }
+
     /// The usable size of a live block (at least what was asked for).
     ///
     /// # Safety
@@ -267,6 +311,7 @@ pub mod raw {
 
     /// Whether `ptr` lies in memory strata manages (an arena or huge block).
     /// Never touches memory that might be unmapped.
+    #[inline]
     pub fn owns(ptr: *const u8) -> bool {
         let addr = ptr as usize;
         let chunk = if addr & (ARENA_SIZE - 1) == 0 {

@@ -17,6 +17,7 @@ const WORDS: usize = CHUNKS / 64;
 
 static CHUNK_BITS: [AtomicU64; WORDS] = [const { AtomicU64::new(0) }; WORDS];
 
+#[inline]
 fn slot(chunk_base: usize) -> Option<(usize, u64)> {
     let chunk = chunk_base / ARENA_SIZE;
     (chunk < CHUNKS).then(|| (chunk / 64, 1u64 << (chunk % 64)))
@@ -39,6 +40,7 @@ pub fn unregister(chunk_base: usize) {
 }
 
 /// Whether a strata header lives at `chunk_base` (an `ARENA_SIZE` multiple).
+#[inline]
 pub fn is_registered(chunk_base: usize) -> bool {
     match slot(chunk_base) {
         // Acquire pairs with `register`, so the header is visible.

@@ -138,9 +138,10 @@ pub fn class_for(size: usize, align: usize) -> Option<usize> {
         // C's malloc alignment: small classes come in steps of 8, so rounding
         // up to 16 lands on a multiple of 16; medium classes are all
         // multiples of 128.
-        let rounded = size.max(1).next_multiple_of(16);
-        if rounded <= MEDIUM_MAX {
-            return Some(class_of(rounded));
+        // Compare before rounding: rounding `usize::MAX` up would overflow,
+        // and MEDIUM_MAX is a multiple of 16, so a size within it stays so.
+        if size <= MEDIUM_MAX {
+            return Some(class_of(size.max(1).next_multiple_of(16)));
         }
         return None;
     }
@@ -154,7 +155,7 @@ fn class_for_aligned(size: usize, align: usize) -> Option<usize> {
     if align > PAGE_SIZE {
         return None;
     }
-    let rounded = size.max(1).next_multiple_of(align);
+    let rounded = size.max(1).checked_next_multiple_of(align)?;
     if rounded > MEDIUM_MAX {
         return None;
     }
@@ -200,6 +201,14 @@ mod tests {
         for pair in CLASS_SIZE[SMALL_CLASSES - 1..].windows(2) {
             assert!(pair[0] < pair[1]);
             assert!(pair[1] as f64 / pair[0] as f64 <= 1.26);
+        }
+    }
+
+    #[test]
+    fn sizes_near_the_top_of_the_address_space_get_no_class() {
+        for align in [1, 8, 16, 32, 4096] {
+            assert_eq!(class_for(usize::MAX, align), None);
+            assert_eq!(class_for(usize::MAX - 8, align), None);
         }
     }
 

@@ -355,3 +355,9 @@ pub fn remote_pending() -> u64 {
 pub fn heap_counts() -> (usize, usize) {
     (ORPHAN_POOLS.load(Ordering::Relaxed), lock_heaps().live)
 }
+
+crate::fork::fork_hooks!(
+    "the orphanage and heap-list locks, in lock order":
+    FORK_ORPHANS: () = lock_orphans(),
+    FORK_HEAPS: HeapStore = lock_heaps(),
+);

@@ -432,3 +432,6 @@ pub fn all_stats() -> ([TypeCacheStats; MAX_TYPE_CACHES], usize) {
     });
     (out, registry.count)
 }
+
+// Taken before the heap-list lock, which `all_stats` nests inside it.
+crate::fork::fork_hooks!("the type-cache registry lock": FORK_REGISTRY: Registry = registry());
