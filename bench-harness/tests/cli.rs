@@ -52,65 +52,48 @@ fn list_names_every_workload_and_peer() {
     }
 }
 
+/// Command lines that must be refused, and a part of the message each gives.
+const BAD_INPUT: &[(&str, &str)] = &[
+    ("--bogus", "--bogus"),
+    (
+        "run --workload nope --allocator system",
+        "unknown workload 'nope'",
+    ),
+    (
+        "run --workload tree --allocator nope",
+        "unknown allocator 'nope'",
+    ),
+    (
+        "run --workload cycles --collector nope",
+        "unknown collector 'nope'",
+    ),
+    ("run --workload cycles --collector rc", "cannot reclaim"),
+    (
+        "run --workload tree --allocator system --scale 0",
+        "--scale",
+    ),
+    ("run --workload tree --allocator system --reps x", "--reps"),
+    (
+        "run --workload realloc-grow --allocator bump",
+        "never frees",
+    ),
+    (
+        "ci --baseline /nonexistent/baseline.json",
+        "cannot read /nonexistent/baseline.json",
+    ),
+    (
+        "report /nonexistent/results.json",
+        "cannot read /nonexistent/results.json",
+    ),
+    ("compare a.json b.json --tolerance lots", "bad tolerance"),
+];
+
 #[test]
 fn bad_input_gives_one_line_and_status_2() {
-    assert_usage_error(&["--bogus"], "--bogus");
-    assert_usage_error(
-        &["run", "--workload", "nope", "--allocator", "system"],
-        "unknown workload 'nope'",
-    );
-    assert_usage_error(
-        &["run", "--workload", "tree", "--allocator", "nope"],
-        "unknown allocator 'nope'",
-    );
-    assert_usage_error(
-        &["run", "--workload", "cycles", "--collector", "nope"],
-        "unknown collector 'nope'",
-    );
-    assert_usage_error(
-        &["run", "--workload", "cycles", "--collector", "rc"],
-        "cannot reclaim",
-    );
-    assert_usage_error(
-        &[
-            "run",
-            "--workload",
-            "tree",
-            "--allocator",
-            "system",
-            "--scale",
-            "0",
-        ],
-        "--scale",
-    );
-    assert_usage_error(
-        &[
-            "run",
-            "--workload",
-            "tree",
-            "--allocator",
-            "system",
-            "--reps",
-            "x",
-        ],
-        "--reps",
-    );
-    assert_usage_error(
-        &["ci", "--baseline", "/nonexistent/baseline.json"],
-        "cannot read /nonexistent/baseline.json",
-    );
-    assert_usage_error(
-        &["run", "--workload", "realloc-grow", "--allocator", "bump"],
-        "never frees",
-    );
-    assert_usage_error(
-        &["report", "/nonexistent/results.json"],
-        "cannot read /nonexistent/results.json",
-    );
-    assert_usage_error(
-        &["compare", "a.json", "b.json", "--tolerance", "lots"],
-        "bad tolerance",
-    );
+    for (line, needle) in BAD_INPUT {
+        let args: Vec<&str> = line.split_whitespace().collect();
+        assert_usage_error(&args, needle);
+    }
 }
 
 #[test]
