@@ -113,8 +113,9 @@ fn tag_for(user: *const u8, size: usize) -> usize {
     TAG ^ user as usize ^ size.rotate_left(17)
 }
 
-const UNKNOWN: u8 = 0;
-const OFF: u8 = 1;
+// OFF is zero so that the common case is a single compare with zero.
+const OFF: u8 = 0;
+const UNKNOWN: u8 = 1;
 const ON: u8 = 2;
 static MODE: AtomicU8 = AtomicU8::new(UNKNOWN);
 
@@ -123,9 +124,15 @@ static MODE: AtomicU8 = AtomicU8::new(UNKNOWN);
 pub fn enabled() -> bool {
     // Relaxed: every thread that reads the environment stores the same value,
     // and nothing else is published through this flag.
+    MODE.load(Ordering::Relaxed) != OFF && enabled_or_unknown()
+}
+
+#[cold]
+#[inline(never)]
+fn enabled_or_unknown() -> bool {
     match MODE.load(Ordering::Relaxed) {
-        OFF => false,
         ON => true,
+        OFF => false,
         _ => read_mode(),
     }
 }
