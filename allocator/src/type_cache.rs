@@ -58,28 +58,46 @@ pub struct TypeCacheStats {
     pub overflows: u64,
 }
 
-/// One cache's state in one thread heap.
-pub struct TypeSlot {
+/// A bounded stack of cached free blocks, linked through their first word.
+pub struct CachedBlocks {
     head: Cell<*mut Block>,
     len: Cell<usize>,
-    /// Owner-written counters (plain load and store), read by `stats()`.
-    hits: AtomicU64,
-    misses: AtomicU64,
-    overflows: AtomicU64,
 }
 
-impl TypeSlot {
+impl CachedBlocks {
     #[allow(clippy::declare_interior_mutable_const)] // a template for array initialisers
-    pub const EMPTY: TypeSlot = TypeSlot {
+    pub const EMPTY: CachedBlocks = CachedBlocks {
         head: Cell::new(ptr::null_mut()),
         len: Cell::new(0),
-        hits: AtomicU64::new(0),
-        misses: AtomicU64::new(0),
-        overflows: AtomicU64::new(0),
     };
 
-    fn bump(counter: &AtomicU64) {
-        counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    /// Owner only: the most recently cached block, or null.
+    #[inline]
+    fn pop(&self) -> *mut u8 {
+        let block = self.head.get();
+        if !block.is_null() {
+            // SAFETY: cached blocks are free strata blocks linked by their first word.
+            self.head.set(unsafe { (*block).next });
+            self.len.set(self.len.get() - 1);
+        }
+        block.cast()
+    }
+
+    /// Owner only: caches `block` unless `bound` blocks are cached already.
+    ///
+    /// # Safety
+    /// `block` is a dead strata block of at least 8 bytes.
+    #[inline]
+    unsafe fn push_bounded(&self, block: *mut u8, bound: usize) -> bool {
+        if self.len.get() >= bound {
+            return false;
+        }
+        let block = block.cast::<Block>();
+        // SAFETY: the caller hands over a dead block of at least 8 bytes.
+        unsafe { (*block).next = self.head.get() };
+        self.head.set(block);
+        self.len.set(self.len.get() + 1);
+        true
     }
 
     /// Owner only: returns every cached block to its pool.
@@ -94,6 +112,37 @@ impl TypeSlot {
                 block = next;
             }
         }
+    }
+}
+
+/// One size class's cached blocks in one heap (see [`ClassCache`]).
+pub type ClassList = CachedBlocks;
+
+/// One cache's state in one thread heap.
+pub struct TypeSlot {
+    blocks: CachedBlocks,
+    /// Owner-written counters (plain load and store), read by `stats()`.
+    hits: AtomicU64,
+    misses: AtomicU64,
+    overflows: AtomicU64,
+}
+
+impl TypeSlot {
+    #[allow(clippy::declare_interior_mutable_const)] // a template for array initialisers
+    pub const EMPTY: TypeSlot = TypeSlot {
+        blocks: CachedBlocks::EMPTY,
+        hits: AtomicU64::new(0),
+        misses: AtomicU64::new(0),
+        overflows: AtomicU64::new(0),
+    };
+
+    fn bump(counter: &AtomicU64) {
+        counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+
+    /// Owner only: returns every cached block to its pool.
+    pub fn flush(&self) {
+        self.blocks.flush();
     }
 }
 
@@ -187,11 +236,8 @@ impl<T, const N: usize> TypeCache<T, N> {
         let heap = thread::current();
         if let (Some(index), false) = (index, ptr::eq(heap, &EMPTY_HEAP)) {
             let slot = Self::slot_of(heap, index);
-            let block = slot.head.get();
+            let block = slot.blocks.pop();
             if !block.is_null() {
-                // SAFETY: cached blocks are free strata blocks linked by their first word.
-                slot.head.set(unsafe { (*block).next });
-                slot.len.set(slot.len.get() - 1);
                 TypeSlot::bump(&slot.hits);
                 return block.cast();
             }
@@ -217,12 +263,8 @@ impl<T, const N: usize> TypeCache<T, N> {
         if Self::class().is_some() && N > 0 && !ptr::eq(heap, &EMPTY_HEAP) {
             if let Some(index) = self.index() {
                 let slot = Self::slot_of(heap, index);
-                if slot.len.get() < N {
-                    let block = ptr.cast::<Block>();
-                    // SAFETY: the caller hands over a dead block of at least 8 bytes.
-                    unsafe { (*block).next = slot.head.get() };
-                    slot.head.set(block);
-                    slot.len.set(slot.len.get() + 1);
+                // SAFETY: the caller hands over a dead block of this class.
+                if unsafe { slot.blocks.push_bounded(ptr.cast(), N) } {
                     return;
                 }
                 TypeSlot::bump(&slot.overflows);
@@ -244,7 +286,7 @@ impl<T, const N: usize> TypeCache<T, N> {
     pub fn cached(&self) -> usize {
         let heap = thread::current();
         match (self.index(), ptr::eq(heap, &EMPTY_HEAP)) {
-            (Some(index), false) => Self::slot_of(heap, index).len.get(),
+            (Some(index), false) => Self::slot_of(heap, index).blocks.len.get(),
             _ => 0,
         }
     }
@@ -303,11 +345,8 @@ impl<const N: usize> ClassCache<N> {
         if !ptr::eq(heap, &EMPTY_HEAP) {
             // SAFETY: this thread's heap.
             let list = unsafe { &(*heap).class_cache[class] };
-            let block = list.head.get();
+            let block = list.pop();
             if !block.is_null() {
-                // SAFETY: cached blocks are free strata blocks linked by their first word.
-                list.head.set(unsafe { (*block).next });
-                list.len.set(list.len.get() - 1);
                 if let Some(index) = index {
                     TypeSlot::bump(&TypeCache::<u8, 0>::slot_of(heap, index).hits);
                 }
@@ -336,12 +375,8 @@ impl<const N: usize> ClassCache<N> {
         ) {
             // SAFETY: this thread's heap.
             let list = unsafe { &(*heap).class_cache[class] };
-            if list.len.get() < N {
-                let block = ptr.cast::<Block>();
-                // SAFETY: the caller hands over a dead block of at least 8 bytes.
-                unsafe { (*block).next = list.head.get() };
-                list.head.set(block);
-                list.len.set(list.len.get() + 1);
+            // SAFETY: the caller hands over a dead block of this class.
+            if unsafe { list.push_bounded(ptr, N) } {
                 return;
             }
             if let Some(index) = self.counters.index() {
@@ -355,34 +390,6 @@ impl<const N: usize> ClassCache<N> {
     /// This cache's counters over all threads.
     pub fn stats(&self) -> TypeCacheStats {
         self.counters.stats()
-    }
-}
-
-/// One size class's cached blocks in one heap (see [`ClassCache`]).
-pub struct ClassList {
-    head: Cell<*mut Block>,
-    len: Cell<usize>,
-}
-
-impl ClassList {
-    #[allow(clippy::declare_interior_mutable_const)] // a template for array initialisers
-    pub const EMPTY: ClassList = ClassList {
-        head: Cell::new(ptr::null_mut()),
-        len: Cell::new(0),
-    };
-
-    /// Owner only: returns every cached block to its pool.
-    pub fn flush(&self) {
-        let mut block = self.head.replace(ptr::null_mut());
-        self.len.set(0);
-        while !block.is_null() {
-            // SAFETY: cached blocks are live strata blocks owned by the cache.
-            unsafe {
-                let next = (*block).next;
-                heap::free(block.cast());
-                block = next;
-            }
-        }
     }
 }
 
