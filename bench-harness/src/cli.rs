@@ -389,7 +389,8 @@ fn finish_run(
 ) -> Result<i32, Failure> {
     let started = std::time::Instant::now();
     let outcome = suite::execute(plan, !common.quiet);
-    let results = Results::new(&common.baseline, outcome.records);
+    let mut results = Results::new(&common.baseline, outcome.records);
+    results.ratios = crate::summary::ratio_records(&results);
     print!("{}", report::terminal_table(&results));
     if let Some(json) = json {
         results.save(json)?;

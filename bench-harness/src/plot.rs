@@ -20,7 +20,7 @@ const COLOURS: [RGBColor; 8] = [
 ];
 
 /// A plot's file name part, its caption, and the ratio it shows.
-type Figure = (&'static str, &'static str, fn(&Ratios) -> f64);
+type Figure = (&'static str, &'static str, fn(&Ratios) -> Option<f64>);
 
 /// Writes the plots into `dir`; returns their file names.
 pub fn write_plots(results: &Results, dir: &Path) -> Result<Vec<String>, String> {
@@ -37,7 +37,7 @@ pub fn write_plots(results: &Results, dir: &Path) -> Result<Vec<String>, String>
         let base = summary::baseline_for(results, kind);
         let figures: [Figure; 2] = [
             ("speed", "throughput / baseline (higher is faster)", |r| {
-                r.speed
+                r.ops_per_sec
             }),
             ("peak-rss", "peak RSS / baseline (lower is leaner)", |r| {
                 r.peak_rss
@@ -131,7 +131,7 @@ fn bars(
     of_kind: &[&Summary],
     all: &[Summary],
     base: &str,
-    pick: fn(&Ratios) -> f64,
+    pick: fn(&Ratios) -> Option<f64>,
     title: &str,
     path: &Path,
 ) -> Result<(), Box<dyn std::error::Error>> {
@@ -150,7 +150,7 @@ fn bars(
             .iter()
             .find(|s| s.workload == w && s.peer == p)
             .and_then(|s| summary::ratios(s, all, base))
-            .map(|r| pick(&r))
+            .and_then(|r| pick(&r))
             .filter(|v| v.is_finite())
     };
     let values: Vec<f64> = workloads

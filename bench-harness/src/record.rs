@@ -21,6 +21,52 @@ pub struct Results {
     pub baseline_peer: String,
     pub machine: Machine,
     pub records: Vec<Record>,
+    /// Every compared figure of every (workload, peer) as a ratio to the
+    /// baseline peer of the same workload in the same run (medians over
+    /// repetitions); filled by `summary::ratio_records`, absent from files
+    /// that carry no ratios (the callgrind baseline).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ratios: Vec<RatioRecord>,
+}
+
+/// The ratios of one (workload, peer) to its baseline peer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RatioRecord {
+    pub workload: String,
+    pub kind: Kind,
+    pub peer: String,
+    /// The peer every ratio of this record is taken against.
+    pub baseline: String,
+    pub ratios: Ratios,
+}
+
+/// Median of a figure over the baseline's median of the same figure; `None`
+/// (JSON `null`) when the baseline's figure is not positive. Above 1 means
+/// more of it: faster for the throughput figures, longer pauses and walks,
+/// more memory, more same-page pairs, larger distances.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Ratios {
+    pub ops_per_sec: Option<f64>,
+    pub p99_ns: Option<f64>,
+    pub p999_ns: Option<f64>,
+    pub max_pause_ns: Option<f64>,
+    pub peak_rss: Option<f64>,
+    pub final_rss: Option<f64>,
+    pub rss_per_live_byte: Option<f64>,
+    pub overhead_bytes_per_object: Option<f64>,
+    pub same_page_rate: Option<f64>,
+    pub median_distance: Option<f64>,
+    pub walk_alloc_order_ns: Option<f64>,
+    pub walk_shuffled_ns: Option<f64>,
+    /// Collector runs only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objects_per_collect_sec: Option<f64>,
+    /// Collector runs only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_per_collect_sec: Option<f64>,
+    /// Callgrind runs only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<f64>,
 }
 
 /// Where the figures were measured.
@@ -160,6 +206,7 @@ impl Results {
             baseline_peer: baseline_peer.to_string(),
             machine: Machine::current(),
             records,
+            ratios: Vec::new(),
         }
     }
 

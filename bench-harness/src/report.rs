@@ -1,7 +1,7 @@
 //! The terminal table and the Markdown report of a results file.
 
 use crate::record::{Kind, Results};
-use crate::summary::{self, CollectorSummary, Summary};
+use crate::summary::{self, CollectorSummary, Ratios, Summary};
 use std::fmt::Write;
 
 fn mib(bytes: f64) -> String {
@@ -23,12 +23,8 @@ fn us(ns: f64) -> String {
     format!("{:.1}", ns / 1000.0)
 }
 
-fn ratio(r: f64) -> String {
-    if r.is_finite() {
-        format!("{r:.2}x")
-    } else {
-        "-".into()
-    }
+fn ratio(r: Option<f64>) -> String {
+    r.map_or("-".into(), |r| format!("{r:.2}x"))
 }
 
 const HEADER: [&str; 10] = [
@@ -58,11 +54,11 @@ fn rows(results: &Results, kind: Kind) -> Vec<[String; 10]> {
                 s.workload.clone(),
                 s.peer.clone(),
                 format!("{} ({}-{})", rate(ops.median), rate(ops.min), rate(ops.max)),
-                r.map_or("-".into(), |r| ratio(r.speed)),
+                ratio(r.and_then(|r| r.ops_per_sec)),
                 us(s.p99_ns.median),
                 us(s.max_pause_ns.median),
                 mib(s.peak_rss.median),
-                r.map_or("-".into(), |r| ratio(r.peak_rss)),
+                ratio(r.and_then(|r| r.peak_rss)),
                 format!("{:.2}", s.rss_per_live_byte.median),
                 format!("{:.0}%", s.same_page_rate.median * 100.0),
             ]
@@ -187,6 +183,68 @@ fn details(out: &mut String, results: &Results) {
     out.push('\n');
 }
 
+/// Columns of the ratio tables: heading and the ratio shown.
+type RatioColumn = (&'static str, fn(&Ratios) -> Option<f64>);
+
+const RATIO_COLUMNS: [RatioColumn; 12] = [
+    ("ops/s", |r| r.ops_per_sec),
+    ("p99", |r| r.p99_ns),
+    ("p99.9", |r| r.p999_ns),
+    ("max pause", |r| r.max_pause_ns),
+    ("peak RSS", |r| r.peak_rss),
+    ("final RSS", |r| r.final_rss),
+    ("RSS/live", |r| r.rss_per_live_byte),
+    ("overhead B/object", |r| r.overhead_bytes_per_object),
+    ("same-page", |r| r.same_page_rate),
+    ("median distance", |r| r.median_distance),
+    ("walk in order", |r| r.walk_alloc_order_ns),
+    ("walk shuffled", |r| r.walk_shuffled_ns),
+];
+
+const COLLECTOR_RATIO_COLUMNS: [RatioColumn; 2] = [
+    ("objects/collect-s", |r| r.objects_per_collect_sec),
+    ("bytes/collect-s", |r| r.bytes_per_collect_sec),
+];
+
+/// One table per kind: every compared figure of every peer over the same
+/// figure of the baseline peer of that workload.
+fn ratio_tables(out: &mut String, results: &Results) {
+    let summaries = summary::summarize(&results.records);
+    for kind in kinds(results) {
+        let base = summary::baseline_for(results, kind);
+        let columns: Vec<&RatioColumn> = match kind {
+            Kind::Allocator => RATIO_COLUMNS.iter().collect(),
+            Kind::Collector => RATIO_COLUMNS
+                .iter()
+                .chain(&COLLECTOR_RATIO_COLUMNS)
+                .collect(),
+        };
+        let headings: Vec<&str> = columns.iter().map(|c| c.0).collect();
+        let _ = writeln!(
+            out,
+            "## {} figures vs base ({base} = 1.00x)\n\n| workload | peer | {} |\n|{}",
+            kind_name(kind),
+            headings.join(" | "),
+            "---|".repeat(2 + columns.len())
+        );
+        for s in summaries.iter().filter(|s| s.kind == kind) {
+            let r = summary::ratios(s, &summaries, &base);
+            let cells: Vec<String> = columns
+                .iter()
+                .map(|c| ratio(r.as_ref().and_then(c.1)))
+                .collect();
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} |",
+                s.workload,
+                s.peer,
+                cells.join(" | ")
+            );
+        }
+        out.push('\n');
+    }
+}
+
 /// The Markdown report: how it was run, then one table per kind, then the
 /// plots.
 pub fn markdown(results: &Results, plots: &[String]) -> String {
@@ -197,7 +255,8 @@ pub fn markdown(results: &Results, plots: &[String]) -> String {
         out,
         "{} runs, each in its own process; {reps} repetitions interleaved across peers; scale {scale}; \
          machine: {} cores, {} {}. Figures are medians (min-max over repetitions). \
-         Speed and RSS ratios are against the baseline peer of the same workload in the same run.\n",
+         Every figure is also given as a ratio to the same figure of the baseline peer of the same \
+         workload in the same run (the \"vs base\" tables; `-` where the baseline's figure is zero).\n",
         results.records.len(),
         results.machine.cores,
         results.machine.os,
@@ -214,6 +273,7 @@ pub fn markdown(results: &Results, plots: &[String]) -> String {
         out.push('\n');
     }
     details(&mut out, results);
+    ratio_tables(&mut out, results);
     out.push_str(
         "Columns: operations per second; sampled single-operation latency (allocators) or \
          collection and 64-operation mutator batch times (collectors), p99 and max; peak resident \

@@ -130,24 +130,67 @@ pub fn summarize(records: &[Record]) -> Vec<Summary> {
         .collect()
 }
 
-/// Ratios of a summary to the baseline peer's summary of the same workload.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Ratios {
-    /// Throughput over the baseline's: above 1 is faster.
-    pub speed: f64,
-    /// Peak resident memory over the baseline's: below 1 is leaner.
-    pub peak_rss: f64,
+use crate::record::RatioRecord;
+pub use crate::record::Ratios;
+
+/// `a / b`, or `None` when `b` is not positive or the quotient not finite.
+fn div(a: f64, b: f64) -> Option<f64> {
+    (b > 0.0).then(|| a / b).filter(|r| r.is_finite())
 }
 
+/// Ratios of every compared figure of `summary` to the same figure of the
+/// baseline peer's summary of the same workload: the one place ratios are
+/// computed (tables, plots, report and JSON all use it). `None` when the
+/// baseline peer was not measured on that workload.
 pub fn ratios(summary: &Summary, all: &[Summary], baseline_peer: &str) -> Option<Ratios> {
     let base = all.iter().find(|s| {
         s.workload == summary.workload && s.kind == summary.kind && s.peer == baseline_peer
     })?;
-    let div = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
+    let of = |f: fn(&Summary) -> Spread| div(f(summary).median, f(base).median);
+    let collector = |f: fn(&CollectorSummary) -> f64| match (&summary.collector, &base.collector) {
+        (Some(s), Some(b)) => div(f(s), f(b)),
+        _ => None,
+    };
     Some(Ratios {
-        speed: div(summary.ops_per_sec.median, base.ops_per_sec.median),
-        peak_rss: div(summary.peak_rss.median, base.peak_rss.median),
+        ops_per_sec: of(|s| s.ops_per_sec),
+        p99_ns: of(|s| s.p99_ns),
+        p999_ns: of(|s| s.p999_ns),
+        max_pause_ns: of(|s| s.max_pause_ns),
+        peak_rss: of(|s| s.peak_rss),
+        final_rss: of(|s| s.final_rss),
+        rss_per_live_byte: of(|s| s.rss_per_live_byte),
+        overhead_bytes_per_object: of(|s| s.overhead_bytes_per_object),
+        same_page_rate: of(|s| s.same_page_rate),
+        median_distance: of(|s| s.median_distance),
+        walk_alloc_order_ns: of(|s| s.walk_alloc_order_ns),
+        walk_shuffled_ns: of(|s| s.walk_shuffled_ns),
+        objects_per_collect_sec: collector(|c| c.objects_per_collect_sec),
+        bytes_per_collect_sec: collector(|c| c.bytes_per_collect_sec),
+        instructions: match (summary.instructions, base.instructions) {
+            (Some(s), Some(b)) => div(s.median, b.median),
+            _ => None,
+        },
     })
+}
+
+/// The ratios of every (workload, peer) of a results file to its kind's
+/// baseline ([`baseline_for`]), in first-seen order: what the JSON stores.
+pub fn ratio_records(results: &Results) -> Vec<RatioRecord> {
+    let summaries = summarize(&results.records);
+    let baselines = [Kind::Allocator, Kind::Collector].map(|k| (k, baseline_for(results, k)));
+    summaries
+        .iter()
+        .filter_map(|s| {
+            let base = &baselines.iter().find(|(k, _)| *k == s.kind)?.1;
+            Some(RatioRecord {
+                workload: s.workload.clone(),
+                kind: s.kind,
+                peer: s.peer.clone(),
+                baseline: base.clone(),
+                ratios: ratios(s, &summaries, base)?,
+            })
+        })
+        .collect()
 }
 
 /// Collector every collector ratio is taken against: the CPython-style

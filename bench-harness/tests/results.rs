@@ -2,6 +2,7 @@
 
 use strata_bench::compare::{compare, parse_tolerance, Verdict};
 use strata_bench::record::*;
+use strata_bench::summary::ratio_records;
 
 fn record(peer: &str, ops_per_sec: f64, peak_rss: u64, instructions: Option<u64>) -> Record {
     Record {
@@ -62,8 +63,164 @@ fn results_survive_a_json_round_trip() {
             record("bump", 2e6, 50, None),
         ],
     );
+    let mut results = results;
+    results.ratios = ratio_records(&results);
+    assert_eq!(results.ratios.len(), 2);
     results.save(&path).unwrap();
     assert_eq!(Results::load(&path).unwrap(), results);
+}
+
+#[test]
+fn a_file_without_ratios_still_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plain.json");
+    let results = Results::new("system", vec![record("system", 1e6, 100, Some(42))]);
+    results.save(&path).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(!text.contains("\"ratios\""), "{text}");
+    assert_eq!(Results::load(&path).unwrap(), results);
+}
+
+/// `record` with every compared figure multiplied by `f`, as repetition `rep`.
+fn scaled(peer: &str, kind: Kind, rep: usize, f: f64) -> Record {
+    let mut r = record(
+        peer,
+        1000.0 * f,
+        (1000.0 * f) as u64,
+        Some((100.0 * f) as u64),
+    );
+    r.kind = kind;
+    r.workload = match kind {
+        Kind::Allocator => "tree".into(),
+        Kind::Collector => "cycles".into(),
+    };
+    r.rep = rep;
+    r.pause = Pause {
+        samples: 10,
+        max_ns: (400.0 * f) as u64,
+        p99_ns: (100.0 * f) as u64,
+        p999_ns: (200.0 * f) as u64,
+        mean_ns: 1.0,
+    };
+    r.heap.final_rss = (500.0 * f) as u64;
+    r.heap.rss_per_live_byte = 1.5 * f;
+    r.heap.overhead_bytes_per_object = 16.0 * f;
+    r.locality = Locality {
+        same_page_rate: 0.4 * f,
+        median_distance: (64.0 * f) as u64,
+        walk_alloc_order_ns: 2.0 * f,
+        walk_shuffled_ns: 8.0 * f,
+    };
+    let c = r.collector.as_mut().unwrap();
+    c.objects_per_collect_sec = 1e6 * f;
+    c.bytes_per_collect_sec = 3e7 * f;
+    if kind == Kind::Allocator {
+        r.collector = None;
+    }
+    r
+}
+
+fn all_figures(r: &Ratios) -> Vec<Option<f64>> {
+    vec![
+        r.ops_per_sec,
+        r.p99_ns,
+        r.p999_ns,
+        r.max_pause_ns,
+        r.peak_rss,
+        r.final_rss,
+        r.rss_per_live_byte,
+        r.overhead_bytes_per_object,
+        r.same_page_rate,
+        r.median_distance,
+        r.walk_alloc_order_ns,
+        r.walk_shuffled_ns,
+        r.instructions,
+    ]
+}
+
+#[test]
+fn every_figure_is_a_ratio_to_the_baseline_of_its_workload() {
+    // Medians: system 1, strata 2 (reps 1.5, 2, 4), bump 0.5; gcmodule 1,
+    // strata-gc 4 (reps 4, 4).
+    let mut results = Results::new(
+        "system",
+        vec![
+            scaled("strata", Kind::Allocator, 0, 1.5),
+            scaled("system", Kind::Allocator, 0, 1.0),
+            scaled("bump", Kind::Allocator, 0, 0.5),
+            scaled("strata", Kind::Allocator, 1, 2.0),
+            scaled("strata", Kind::Allocator, 2, 4.0),
+            scaled("strata-gc", Kind::Collector, 0, 4.0),
+            scaled("gcmodule", Kind::Collector, 0, 1.0),
+            scaled("strata-gc", Kind::Collector, 1, 4.0),
+        ],
+    );
+    results.ratios = ratio_records(&results);
+    let find = |peer: &str| {
+        results
+            .ratios
+            .iter()
+            .find(|r| r.peer == peer)
+            .unwrap_or_else(|| panic!("no ratios for {peer}"))
+    };
+    let close = |got: Option<f64>, want: f64| got.is_some_and(|g| (g - want).abs() < 1e-9);
+    for (peer, baseline, want) in [
+        ("strata", "system", 2.0),
+        ("system", "system", 1.0),
+        ("bump", "system", 0.5),
+        ("strata-gc", "gcmodule", 4.0),
+        ("gcmodule", "gcmodule", 1.0),
+    ] {
+        let r = find(peer);
+        assert_eq!(r.baseline, baseline);
+        for (i, got) in all_figures(&r.ratios).into_iter().enumerate() {
+            assert!(close(got, want), "{peer} figure {i}: {got:?}, want {want}");
+        }
+        let collector = [
+            r.ratios.objects_per_collect_sec,
+            r.ratios.bytes_per_collect_sec,
+        ];
+        if r.kind == Kind::Collector {
+            assert!(
+                collector.iter().all(|c| close(*c, want)),
+                "{peer}: {collector:?}"
+            );
+        } else {
+            assert_eq!(collector, [None, None]);
+        }
+    }
+    assert_eq!(results.ratios.len(), 5);
+    let report = strata_bench::report::markdown(&results, &[]);
+    assert!(
+        report.contains("## Allocator figures vs base (system = 1.00x)"),
+        "{report}"
+    );
+    let cells = ["2.00x"; 12].join(" | ");
+    assert!(
+        report.contains(&format!("| tree | strata | {cells} |")),
+        "{report}"
+    );
+    let cells = ["4.00x"; 14].join(" | ");
+    assert!(
+        report.contains(&format!("| cycles | strata-gc | {cells} |")),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_figure_the_baseline_lacks_has_no_ratio() {
+    let mut base = scaled("system", Kind::Allocator, 0, 1.0);
+    base.pause.max_ns = 0;
+    let results = Results::new(
+        "system",
+        vec![base, scaled("strata", Kind::Allocator, 0, 2.0)],
+    );
+    let strata = &ratio_records(&results)[1];
+    assert_eq!(strata.ratios.max_pause_ns, None);
+    assert_eq!(strata.ratios.ops_per_sec, Some(2.0));
+    // The chosen baseline not measured: the first peer of the kind serves.
+    let alone = Results::new("system", vec![scaled("strata", Kind::Allocator, 0, 2.0)]);
+    assert_eq!(ratio_records(&alone)[0].baseline, "strata");
 }
 
 #[test]

@@ -41,6 +41,15 @@ fn every_allocator_workload_runs_on_every_allocator() {
             "0.002",
         ]);
         assert_eq!(results.records.len(), allocators.len(), "{}", workload.name);
+        assert_eq!(results.ratios.len(), allocators.len(), "{}", workload.name);
+        for r in &results.ratios {
+            assert_eq!(r.baseline, "system", "{r:?}");
+            assert!(r.ratios.ops_per_sec.is_some_and(|x| x > 0.0), "{r:?}");
+            assert!(
+                r.peer != "system" || r.ratios.peak_rss == Some(1.0),
+                "{r:?}"
+            );
+        }
         for r in &results.records {
             assert_eq!(r.kind, Kind::Allocator);
             assert!(
