@@ -339,13 +339,21 @@ pub fn alloc(class: usize) -> *mut u8 {
             check::on_alloc(&*pool, block.cast());
             return block.cast();
         }
-        alloc_from_tail(heap, class)
+        // No free block: carve the never-used tail (same cache line).
+        let tail = (*pool).bump.get();
+        if tail < (*pool).end.get() {
+            (*pool).bump.set(tail.add((*pool).block_size.get() as usize));
+            (*pool).set_used((*pool).used() + 1);
+            return tail;
+        }
+        alloc_refill(heap, class)
     }
 }
 
-/// The current pool has no free block: carve its tail, or go to the slow path.
+/// The current pool has neither a free block nor a tail: bring back a purged
+/// page, or go to the slow path.
 #[inline(never)]
-fn alloc_from_tail(heap: *mut ThreadHeap, class: usize) -> *mut u8 {
+fn alloc_refill(heap: *mut ThreadHeap, class: usize) -> *mut u8 {
     // SAFETY: as in `alloc`.
     let pool = unsafe { &*(*heap).classes[class].current.get() };
     let block = take_block(pool);

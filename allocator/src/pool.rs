@@ -45,11 +45,11 @@ pub enum PoolState {
 #[repr(C)]
 pub struct Pool {
     // Cache line 1: set when the pool is activated and read by every thread
-    // that frees into it (`owner`); the purge-candidate links change rarely.
+    // that frees into it (`owner`); the list and purge-candidate links change
+    // rarely.
     pub owner: AtomicPtr<ThreadHeap>,
     pub start: Cell<*mut u8>,
-    pub end: Cell<*mut u8>,
-    pub block_size: Cell<u32>,
+    pub prev: Cell<*mut Pool>,
     pub capacity: Cell<u32>,
     pub class: Cell<u8>,
     /// Pages in this pool; 0 while the descriptor is unused.
@@ -74,10 +74,13 @@ pub struct Pool {
     /// to the avail list), otherwise the point where it becomes empty or, if
     /// armed, sparse enough to have its free pages purged.
     pub slow_below: Cell<u32>,
+    /// The never-used tail runs from `bump` to `end`; allocation carves it
+    /// inline, so both sit on this line with `block_size`.
     pub bump: Cell<*mut u8>,
-    pub prev: Cell<*mut Pool>,
+    pub end: Cell<*mut u8>,
     pub next: Cell<*mut Pool>,
     pub state: Cell<PoolState>,
+    pub block_size: Cell<u32>,
     /// OS pages of this pool given back to the OS; the blocks that start in
     /// them are free but off the free list until the page is restored.
     pub purged: Cell<u128>,
