@@ -412,7 +412,7 @@ impl Manager {
             }
         }
         self.all = arena;
-        registry::register(base as usize);
+        registry::register(base as usize, registry::Kind::Arena);
         let c = &mut self.counters;
         c.allocated_total += 1;
         c.current += 1;

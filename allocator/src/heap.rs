@@ -9,10 +9,10 @@
 //! otherwise. Everything else (carving the tail, switching pools, collecting
 //! remote frees, taking a pool from an arena) is out of line.
 
-use crate::arena::{self, Arena, ARENA_MAGIC, ARENA_SIZE};
+use crate::arena::{self, Arena};
 use crate::pool::{Block, Pool, PoolList, PoolState};
 use crate::size_class::NUM_CLASSES;
-use crate::{check, large, thread};
+use crate::{check, large, registry, thread};
 use core::cell::Cell;
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
@@ -342,7 +342,9 @@ pub fn alloc(class: usize) -> *mut u8 {
         // No free block: carve the never-used tail (same cache line).
         let tail = (*pool).bump.get();
         if tail < (*pool).end.get() {
-            (*pool).bump.set(tail.add((*pool).block_size.get() as usize));
+            (*pool)
+                .bump
+                .set(tail.add((*pool).block_size.get() as usize));
             (*pool).set_used((*pool).used() + 1);
             return tail;
         }
@@ -437,14 +439,24 @@ fn alloc_slow(heap: *mut ThreadHeap, class: usize) -> *mut u8 {
 /// `ptr` was returned by this allocator and not freed since.
 #[inline(always)]
 pub unsafe fn free(ptr: *mut u8) {
-    let arena = Arena::of(ptr);
-    // SAFETY: every strata pointer that is not chunk-aligned lies in a chunk
-    // that starts with a header whose first word is the magic.
-    if ptr as usize & (ARENA_SIZE - 1) == 0 || unsafe { (*arena).magic } != ARENA_MAGIC {
-        // SAFETY: not a pool block, so a huge one.
-        unsafe { large::free(ptr) };
-        return;
+    // SAFETY: as the caller guarantees; a pointer that is not a pool block
+    // is a huge one.
+    unsafe { free_or_else(ptr, |ptr| large::free(ptr)) }
+}
+
+/// Frees `ptr` if it is a pool block; otherwise hands it to `other` (a huge
+/// block, null, or a pointer that is not strata's). The pool path is one
+/// table load to know the pointer is ours, a few more to find its pool, and
+/// no call in the common case.
+///
+/// # Safety
+/// If `ptr` lies in an arena, it is a live block there.
+#[inline(always)]
+pub unsafe fn free_or_else(ptr: *mut u8, other: impl FnOnce(*mut u8)) {
+    if !registry::in_arena(ptr) {
+        return other(ptr);
     }
+    let arena = Arena::of(ptr);
     // SAFETY: ptr lies in a live arena, so its pool descriptor is valid.
     let pool = unsafe { (*arena).pool_of(ptr) };
     check::on_free(pool, ptr);
@@ -452,22 +464,31 @@ pub unsafe fn free(ptr: *mut u8) {
     let block = ptr.cast::<Block>();
     // SAFETY: the pool is live while it has a block in use (ours).
     unsafe {
-        if (*pool).owner.load(Ordering::Relaxed) == heap {
-            (*block).next = (*pool).free.get();
-            (*pool).free.set(block);
-            let used = (*pool).used() - 1;
-            (*pool).set_used(used);
-            // One compare covers the rare cases: a full pool must move to the
-            // avail list, an empty one back to its arena, a sparse one becomes
-            // a purge candidate; the current pool never leaves here.
-            if used < (*pool).slow_below.get() {
-                (*heap).settle(pool);
-            }
-        } else {
-            (*pool).push_remote(block);
-            count_remote_free(heap);
+        if (*pool).owner.load(Ordering::Relaxed) != heap {
+            return free_remote(heap, pool, block);
+        }
+        (*block).next = (*pool).free.get();
+        (*pool).free.set(block);
+        let used = (*pool).used() - 1;
+        (*pool).set_used(used);
+        // One compare covers the rare cases: a full pool must move to the
+        // avail list, an empty one back to its arena, a sparse one becomes
+        // a purge candidate; the current pool never leaves here.
+        if used < (*pool).slow_below.get() {
+            (*heap).settle(pool);
         }
     }
+}
+
+/// A free into another thread's pool: onto its remote list.
+///
+/// # Safety
+/// `pool` is live and `block` is a block of it in use.
+#[inline(never)]
+unsafe fn free_remote(heap: *mut ThreadHeap, pool: *mut Pool, block: *mut Block) {
+    // SAFETY: as the caller guarantees.
+    unsafe { (*pool).push_remote(block) };
+    count_remote_free(heap);
 }
 
 /// Remote frees issued by threads that had no heap yet.
@@ -496,14 +517,12 @@ fn count_remote_free(heap: *mut ThreadHeap) {
 /// `ptr` was returned by this allocator and not freed since.
 #[inline]
 pub unsafe fn usable_size(ptr: *mut u8) -> usize {
-    let arena = Arena::of(ptr);
-    // SAFETY: as in `free`.
-    if ptr as usize & (ARENA_SIZE - 1) == 0 || unsafe { (*arena).magic } != ARENA_MAGIC {
+    if !registry::in_arena(ptr) {
         // SAFETY: a huge block.
         return unsafe { large::usable_size(ptr) };
     }
-    // SAFETY: as in `free`.
-    unsafe { (*(*arena).pool_of(ptr)).block_size.get() as usize }
+    // SAFETY: ptr lies in a live arena, so its pool descriptor is valid.
+    unsafe { (*(*Arena::of(ptr)).pool_of(ptr)).block_size.get() as usize }
 }
 
 /// Whether a block of `class` is about to come from the untouched tail of a

@@ -228,7 +228,7 @@ pub fn alloc(size: usize, align: usize, zeroed: bool) -> *mut u8 {
     if base.is_null() {
         return base;
     }
-    registry::register(base as usize);
+    registry::register(base as usize, registry::Kind::Huge);
     // Fresh mappings read as zero.
     let block = install(base, len, offset);
     debug_assert!(block as usize % align == 0);

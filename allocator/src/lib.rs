@@ -287,6 +287,19 @@ pub mod raw {
         unsafe { heap::free(ptr) }
     }
 
+    /// Frees `ptr` if it is a pool block, the fast path of `free`; anything
+    /// else (a huge block, null, a pointer strata never returned) goes to
+    /// `other`, which may check it with [`owns`](raw::owns) and
+    /// [`free`](raw::free) it.
+    ///
+    /// # Safety
+    /// If `ptr` lies in one of strata's arenas, it is a live block there.
+    #[inline(always)]
+    pub unsafe fn free_or_else(ptr: *mut u8, other: impl FnOnce(*mut u8)) {
+        // SAFETY: as the caller guarantees.
+        unsafe { heap::free_or_else(ptr, other) }
+    }
+
     /// Resizes a block allocated with `align` to `new_size` bytes, keeping its
     /// contents (up to the smaller size); in place when possible. Null, with
     /// the block untouched, on failure.

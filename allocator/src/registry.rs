@@ -1,52 +1,83 @@
-//! Which regions of the address space are strata's.
+//! Which regions of the address space are strata's, and what kind of header
+//! each holds.
 //!
-//! Every arena and every huge mapping starts on an [`ARENA_SIZE`] boundary; one
-//! bit per such chunk of the 47-bit user address space records whether a strata
-//! header lives there. The table is 4 MiB of zero-initialised static memory that
-//! the OS backs only where a bit is ever set, and one atomic load answers "did
-//! strata hand out this pointer?" without touching memory that might not be
-//! mapped. The release fast path does not need it (a `GlobalAlloc` caller
-//! promises its pointers are ours); the debug checks and the C API do.
+//! Every arena and every huge mapping starts on an [`ARENA_SIZE`] boundary;
+//! one byte per such chunk of the 47-bit user address space records whether a
+//! strata header lives there and whether it is an arena's or a huge block's.
+//! The table is 32 MiB of zero-initialised static memory that the OS backs
+//! only where a byte is ever set (a page per 16 GiB of address space used).
+//! One load answers "did strata hand out this pointer, and from a pool?"
+//! without touching memory that might not be mapped, which is what lets
+//! `free` find a pool block's descriptor with no other test.
 
 use crate::arena::ARENA_SIZE;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU8, Ordering};
 
 const ADDRESS_BITS: u32 = 47;
-const CHUNKS: usize = 1 << (ADDRESS_BITS - ARENA_SIZE.trailing_zeros());
-const WORDS: usize = CHUNKS / 64;
+const CHUNK_SHIFT: u32 = ARENA_SIZE.trailing_zeros();
+const CHUNKS: usize = 1 << (ADDRESS_BITS - CHUNK_SHIFT);
 
-static CHUNK_BITS: [AtomicU64; WORDS] = [const { AtomicU64::new(0) }; WORDS];
-
-#[inline]
-fn slot(chunk_base: usize) -> Option<(usize, u64)> {
-    let chunk = chunk_base / ARENA_SIZE;
-    (chunk < CHUNKS).then(|| (chunk / 64, 1u64 << (chunk % 64)))
+/// What lives at the start of a chunk.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub enum Kind {
+    /// Nothing of strata's.
+    None = 0,
+    /// An arena header: the chunk's pointers are pool blocks.
+    Arena = 1,
+    /// A huge block's header.
+    Huge = 2,
 }
 
-/// Records that a strata header now lives at `chunk_base`.
-pub fn register(chunk_base: usize) {
+static CHUNK_KINDS: [AtomicU8; CHUNKS] = [const { AtomicU8::new(0) }; CHUNKS];
+
+#[inline(always)]
+fn slot(chunk_base: usize) -> Option<&'static AtomicU8> {
+    CHUNK_KINDS.get(chunk_base >> CHUNK_SHIFT)
+}
+
+/// Records that a header of `kind` now lives at `chunk_base`.
+pub fn register(chunk_base: usize, kind: Kind) {
     debug_assert!(chunk_base % ARENA_SIZE == 0);
-    if let Some((word, bit)) = slot(chunk_base) {
-        // Release: a reader that sees the bit also sees the header written before.
-        CHUNK_BITS[word].fetch_or(bit, Ordering::Release);
+    if let Some(slot) = slot(chunk_base) {
+        // Release: a reader that sees the kind also sees the header written before.
+        slot.store(kind as u8, Ordering::Release);
     }
 }
 
 /// Records that the chunk at `chunk_base` is about to be unmapped.
 pub fn unregister(chunk_base: usize) {
-    if let Some((word, bit)) = slot(chunk_base) {
-        CHUNK_BITS[word].fetch_and(!bit, Ordering::Release);
+    if let Some(slot) = slot(chunk_base) {
+        slot.store(Kind::None as u8, Ordering::Release);
     }
 }
 
 /// Whether a strata header lives at `chunk_base` (an `ARENA_SIZE` multiple).
 #[inline]
 pub fn is_registered(chunk_base: usize) -> bool {
-    match slot(chunk_base) {
-        // Acquire pairs with `register`, so the header is visible.
-        Some((word, bit)) => CHUNK_BITS[word].load(Ordering::Acquire) & bit != 0,
-        None => false,
+    kind(chunk_base) != Kind::None
+}
+
+/// The kind of header at `chunk_base` (an `ARENA_SIZE` multiple).
+#[inline]
+pub fn kind(chunk_base: usize) -> Kind {
+    // Acquire pairs with `register`, so the header is visible.
+    match slot(chunk_base).map(|slot| slot.load(Ordering::Acquire)) {
+        Some(1) => Kind::Arena,
+        Some(2) => Kind::Huge,
+        _ => Kind::None,
     }
+}
+
+/// Whether `ptr` lies in an arena's chunk past its first byte, i.e. may be a
+/// pool block: the one test `free` needs to take its fast path. A pointer
+/// that is chunk-aligned never is (a huge block or nothing of ours).
+#[inline(always)]
+pub fn in_arena(ptr: *const u8) -> bool {
+    let addr = ptr as usize;
+    // Acquire as in `kind`: an x86-64 plain load.
+    addr & (ARENA_SIZE - 1) != 0
+        && slot(addr).is_some_and(|slot| slot.load(Ordering::Acquire) == Kind::Arena as u8)
 }
 
 #[cfg(test)]
@@ -57,8 +88,17 @@ mod tests {
     fn registering_a_chunk_is_seen_and_unregistering_forgets_it() {
         let base = 0x5555_0000_0000usize.next_multiple_of(ARENA_SIZE) + 7 * ARENA_SIZE;
         assert!(!is_registered(base));
-        register(base);
+        register(base, Kind::Arena);
         assert!(is_registered(base));
+        assert_eq!(kind(base), Kind::Arena);
+        assert!(in_arena((base + 64) as *const u8));
+        assert!(
+            !in_arena(base as *const u8),
+            "an arena's first byte is its header"
+        );
+        register(base, Kind::Huge);
+        assert_eq!(kind(base), Kind::Huge);
+        assert!(!in_arena((base + 64) as *const u8));
         assert!(!is_registered(base + ARENA_SIZE));
         unregister(base);
         assert!(!is_registered(base));
@@ -67,5 +107,7 @@ mod tests {
     #[test]
     fn addresses_beyond_the_user_half_are_never_ours() {
         assert!(!is_registered(usize::MAX & !(ARENA_SIZE - 1)));
+        assert!(!in_arena(usize::MAX as *const u8));
+        assert!(!in_arena(core::ptr::null()));
     }
 }

@@ -11,7 +11,8 @@
 //!   alignment (up to the page size).
 //! * Anything larger, or aligned beyond a page, is **huge**: mapped directly.
 //!
-//! Size to class is two table lookups computed at compile time; no loops.
+//! Size to class is arithmetic for small sizes and one lookup in a table
+//! computed at compile time for medium ones; no loops.
 
 use crate::arena::{PAGE_SIZE, POOL_PAGES_MAX};
 
@@ -37,7 +38,6 @@ pub static CLASS_SIZE: [u32; NUM_CLASSES] = class_sizes();
 /// Pages (of [`PAGE_SIZE`]) in a pool of every class.
 pub static CLASS_PAGES: [u8; NUM_CLASSES] = class_pages();
 
-static SMALL_LOOKUP: [u8; SMALL_CLASSES + 1] = small_lookup();
 static MEDIUM_LOOKUP: [u8; MEDIUM_MAX / MEDIUM_STEP + 1] = medium_lookup();
 
 const fn class_sizes() -> [u32; NUM_CLASSES] {
@@ -88,16 +88,6 @@ const fn class_pages() -> [u8; NUM_CLASSES] {
     pages
 }
 
-const fn small_lookup() -> [u8; SMALL_CLASSES + 1] {
-    let mut table = [0u8; SMALL_CLASSES + 1];
-    let mut i = 1;
-    while i <= SMALL_CLASSES {
-        table[i] = (i - 1) as u8;
-        i += 1;
-    }
-    table
-}
-
 const fn medium_lookup() -> [u8; MEDIUM_MAX / MEDIUM_STEP + 1] {
     let sizes = class_sizes();
     let mut table = [0u8; MEDIUM_MAX / MEDIUM_STEP + 1];
@@ -118,7 +108,8 @@ const fn medium_lookup() -> [u8; MEDIUM_MAX / MEDIUM_STEP + 1] {
 pub fn class_of(size: usize) -> usize {
     debug_assert!(size <= MEDIUM_MAX);
     if size <= SMALL_MAX {
-        SMALL_LOOKUP[size.div_ceil(8)] as usize
+        // Class i holds 8 * (i + 1) bytes; size 0 shares class 0.
+        size.max(1).div_ceil(8) - 1
     } else {
         MEDIUM_LOOKUP[size.div_ceil(MEDIUM_STEP)] as usize
     }
@@ -140,8 +131,12 @@ pub fn class_for(size: usize, align: usize) -> Option<usize> {
         // multiples of 128.
         // Compare before rounding: rounding `usize::MAX` up would overflow,
         // and MEDIUM_MAX is a multiple of 16, so a size within it stays so.
+        if size <= SMALL_MAX {
+            // The class of 16 * ceil(size / 16): arithmetic, no table load.
+            return Some(size.max(1).div_ceil(16) * 2 - 1);
+        }
         if size <= MEDIUM_MAX {
-            return Some(class_of(size.max(1).next_multiple_of(16)));
+            return Some(class_of(size));
         }
         return None;
     }

@@ -92,7 +92,7 @@ mod slot {
 #[cfg(not(all(target_arch = "x86_64", target_os = "linux", not(miri))))]
 mod slot {
     use super::ThreadHeap;
-        use core::ptr;
+    use core::ptr;
 
     thread_local! {
         static HEAP: Cell<*mut ThreadHeap> = const { Cell::new(ptr::null_mut()) };

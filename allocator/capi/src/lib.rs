@@ -97,13 +97,26 @@ pub(crate) unsafe fn free_family(ptr: *mut u8, family: Family, size: Option<usiz
         // SAFETY: debug::free validates the pointer itself.
         return unsafe { debug::free(ptr, family, size) };
     }
+    // SAFETY: a pool block is live, as the caller guarantees; the rest is
+    // checked before it is touched.
+    unsafe { raw::free_or_else(ptr, |ptr| free_unpooled(ptr, family)) }
+}
+
+/// `free` of anything but a pool block: null, a huge block, or a pointer
+/// strata never handed out, which stops the process.
+///
+/// # Safety
+/// `ptr` is null, a live huge block, or not strata's at all.
+#[cold]
+#[inline(never)]
+unsafe fn free_unpooled(ptr: *mut u8, family: Family) {
     if ptr.is_null() {
         return;
     }
     if !raw::owns(ptr) {
         debug::foreign_pointer(family.deallocator(), ptr);
     }
-    // SAFETY: a live block of ours, as the caller guarantees.
+    // SAFETY: ours and not in a pool, so a live huge block.
     unsafe { raw::free(ptr) }
 }
 
