@@ -685,9 +685,28 @@ pub(crate) mod tests {
         }
     }
 
+    /// Sets the purge delay for one test and puts the old one back when
+    /// dropped, even if the test fails: the next test must not inherit it.
+    struct PurgeDelay(usize);
+
+    impl PurgeDelay {
+        fn set(delay: std::time::Duration) -> PurgeDelay {
+            let old = crate::settings::get().purge_delay_ms;
+            crate::settings::set_purge_delay(delay);
+            PurgeDelay(old)
+        }
+    }
+
+    impl Drop for PurgeDelay {
+        fn drop(&mut self) {
+            crate::settings::set_purge_delay(std::time::Duration::from_millis(self.0 as u64));
+        }
+    }
+
     #[test]
     fn pools_are_cut_from_the_fullest_arena_and_empty_arenas_are_released() {
         let _serial = ARENA_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+        let _delay = PurgeDelay::set(std::time::Duration::from_millis(10));
         let before = visit_arenas(|_| {});
         // Fill two whole arenas (plus whatever partly used one existed).
         let mut pools: Vec<*mut Pool> = (0..USABLE_PAGES * 2 + 1)
@@ -744,7 +763,7 @@ pub(crate) mod tests {
     fn released_pages_are_dirty_and_fresh_ones_are_zeroed() {
         let _serial = ARENA_TESTS.lock().unwrap_or_else(|e| e.into_inner());
         // No purge may zero the page between the release and the reuse.
-        crate::settings::set_purge_delay(std::time::Duration::from_secs(3600));
+        let _delay = PurgeDelay::set(std::time::Duration::from_secs(3600));
         let pool = acquire_pool(3, owner());
         // SAFETY: a pool we own; its block memory is mapped.
         unsafe {

@@ -43,12 +43,22 @@ pub const CACHED_MAGIC: usize = 0x5354_5241_5441_4843;
 /// 4 KiB on every round (mmap, fault, munmap); reusing a resident mapping
 /// costs nothing. Entries unused for the purge delay are unmapped on the next
 /// huge allocation or free, and by `trim()`.
+///
+/// A cached mapping stays resident, so caching only pays where mappings are
+/// reused; elsewhere it raises peak memory (a program that frees a big
+/// temporary buffer and then grows its heap would hold both). The cache is
+/// therefore off until churn is seen: a freed mapping that is not cached
+/// leaves a *ghost* (its size and when it was freed, no memory), and a huge
+/// allocation that a ghost freed within the purge delay could have served
+/// turns caching on for [`CHURN_WINDOW_MS`]; every cache hit extends it.
 const CACHE_SLOTS: usize = 8;
-/// A mapping is reused for a request of at least a quarter of its size, so
-/// at most three quarters of a reused mapping sit idle.
-const CACHE_FIT_RATIO: usize = 4;
 /// Cached mappings never hold more than this in all.
 const CACHE_MAX_BYTES: usize = 512 << 20;
+/// How long caching stays on after churn was last seen.
+const CHURN_WINDOW_MS: u64 = 100;
+/// A request this soon after a fitting mapping was unmapped is churn (the
+/// clock is coarse: a few milliseconds).
+const GHOST_REUSE_MS: u64 = 1;
 
 #[derive(Clone, Copy)]
 struct CachedMapping {
@@ -61,6 +71,11 @@ struct HugeCache {
     entries: [CachedMapping; CACHE_SLOTS],
     count: usize,
     bytes: usize,
+    /// Recently unmapped mappings (`base` unused), newest at `ghost_next - 1`.
+    ghosts: [CachedMapping; CACHE_SLOTS],
+    ghost_next: usize,
+    /// Caching is on until this time (ms); 0: not yet seen churn.
+    churn_until: u64,
 }
 
 // SAFETY: the pointers name mappings owned by the cache, guarded by its mutex.
@@ -74,6 +89,13 @@ static CACHE: Mutex<HugeCache> = Mutex::new(HugeCache {
     }; CACHE_SLOTS],
     count: 0,
     bytes: 0,
+    ghosts: [CachedMapping {
+        base: ptr::null_mut(),
+        len: 0,
+        freed_at: 0,
+    }; CACHE_SLOTS],
+    ghost_next: 0,
+    churn_until: 0,
 });
 
 fn lock_cache() -> MutexGuard<'static, HugeCache> {
@@ -105,12 +127,40 @@ impl HugeCache {
         }
     }
 
-    /// The smallest cached mapping of at least `len` bytes, if one fits.
-    fn take(&mut self, len: usize) -> Option<CachedMapping> {
-        let best = (0..self.count)
-            .filter(|&i| self.entries[i].len >= len && self.entries[i].len / CACHE_FIT_RATIO <= len)
-            .min_by_key(|&i| self.entries[i].len)?;
-        Some(self.remove(best))
+    /// A cached mapping for a request of `len` bytes: the smallest that is
+    /// big enough, else the biggest (the caller grows it, keeping its
+    /// resident pages). A hit, or a miss soon after a mapping was unmapped,
+    /// keeps caching on.
+    fn take(&mut self, len: usize, now: u64) -> Option<CachedMapping> {
+        let entries = &self.entries[..self.count];
+        let pick = (0..entries.len())
+            .filter(|&i| entries[i].len >= len)
+            .min_by_key(|&i| entries[i].len)
+            .or_else(|| (0..entries.len()).max_by_key(|&i| entries[i].len));
+        if pick.is_some()
+            || self
+                .ghosts
+                .iter()
+                .any(|ghost| ghost.freed_at != 0 && now <= ghost.freed_at + GHOST_REUSE_MS)
+        {
+            self.churn_until = now + CHURN_WINDOW_MS;
+        }
+        Some(self.remove(pick?))
+    }
+
+    /// Whether a freed mapping should be kept: only while churn is on.
+    fn caching(&self, now: u64) -> bool {
+        now < self.churn_until
+    }
+
+    /// Remembers a mapping that was unmapped rather than cached.
+    fn add_ghost(&mut self, len: usize, now: u64) {
+        self.ghosts[self.ghost_next] = CachedMapping {
+            base: ptr::null_mut(),
+            len,
+            freed_at: now,
+        };
+        self.ghost_next = (self.ghost_next + 1) % CACHE_SLOTS;
     }
 
     fn insert(&mut self, base: *mut u8, len: usize, now: u64) {
@@ -194,6 +244,37 @@ fn install(base: *mut u8, len: usize, offset: usize) -> *mut u8 {
     unsafe { base.add(offset) }
 }
 
+/// Makes a cached mapping exactly `len` bytes: a longer one gives its tail
+/// back, so no idle page stays resident; a shorter one grows, in place or by
+/// moving its pages to a new aligned range, so its resident pages still
+/// save their faults. Null (the mapping released) if the OS refuses.
+fn fit_mapping(entry: CachedMapping, len: usize) -> *mut u8 {
+    let base = entry.base;
+    if entry.len >= len {
+        if entry.len > len {
+            // SAFETY: the tail past `len` is part of the cached mapping,
+            // which nobody else uses.
+            os::unmap(unsafe { base.add(len) }, entry.len - len);
+        }
+        return base;
+    }
+    if os::grow_in_place(base, entry.len, len) {
+        return base;
+    }
+    let to = os::map_aligned(len, ARENA_SIZE, ARENA_SIZE, 0);
+    // SAFETY: the cached mapping is ours alone; `to` was just mapped for it.
+    if to.is_null() || !unsafe { os::move_mapping(base, entry.len, len, to) } {
+        if !to.is_null() {
+            os::unmap(to, len);
+        }
+        release_mapping(base, entry.len);
+        return ptr::null_mut();
+    }
+    registry::register(to as usize, registry::Kind::Huge);
+    registry::unregister(base as usize);
+    to
+}
+
 /// Maps a huge block (or reuses a cached mapping), zeroed if `zeroed`. Null
 /// when the size overflows or the OS refuses.
 pub fn alloc(size: usize, align: usize, zeroed: bool) -> *mut u8 {
@@ -206,12 +287,17 @@ pub fn alloc(size: usize, align: usize, zeroed: bool) -> *mut u8 {
     };
     if offset == OS_PAGE {
         let reused = {
+            let now = os::now_ms();
             let mut cache = lock_cache();
-            cache.expire(os::now_ms(), false);
-            cache.take(len)
+            cache.expire(now, false);
+            cache.take(len, now)
         };
         if let Some(entry) = reused {
-            let block = install(entry.base, entry.len, offset);
+            let base = fit_mapping(entry, len);
+            if base.is_null() {
+                return base;
+            }
+            let block = install(base, len, offset);
             if zeroed {
                 // SAFETY: the block holds at least `size` bytes.
                 unsafe { ptr::write_bytes(block, 0, size) };
@@ -248,12 +334,18 @@ pub unsafe fn free(ptr: *mut u8) {
     HUGE_BYTES.fetch_sub(len, Ordering::Relaxed);
     let base = header.cast::<u8>();
     if offset == OS_PAGE && len <= CACHE_MAX_BYTES / 4 {
-        // SAFETY: the header page is ours; the mark lets debug checks tell a
-        // double free from a live block.
-        unsafe { (*header).magic = CACHED_MAGIC };
         let now = os::now_ms();
         let mut cache = lock_cache();
         cache.expire(now, false);
+        if !cache.caching(now) {
+            cache.add_ghost(len, now);
+            drop(cache);
+            release_mapping(base, len);
+            return;
+        }
+        // SAFETY: the header page is ours; the mark lets debug checks tell a
+        // double free from a live block.
+        unsafe { (*header).magic = CACHED_MAGIC };
         cache.insert(base, len, now);
         drop(cache);
         crate::purger::ensure_running();
@@ -305,6 +397,55 @@ pub unsafe fn resize_in_place(ptr: *mut u8, new_size: usize) -> bool {
         HUGE_BYTES.fetch_sub(old_len - new_len, Ordering::Relaxed);
     }
     true
+}
+
+/// Moves a huge block to a new mapping of `new_size` bytes (larger than it
+/// has) without copying its contents: the pages are remapped by the kernel,
+/// so a growing buffer costs neither a copy nor a second resident copy, and
+/// the old mapping is gone at once rather than held in the cache. Returns
+/// the block's new address, or null (the block untouched) if the OS refuses.
+///
+/// Blocks aligned to [`ARENA_SIZE`] or more are not moved (null).
+///
+/// # Safety
+/// `ptr` is a live huge block.
+pub unsafe fn relocate(ptr: *mut u8, new_size: usize) -> *mut u8 {
+    let header = header_of(ptr);
+    // SAFETY: live huge block, header mapped.
+    let (old_len, offset) = unsafe { ((*header).map_len, (*header).offset) };
+    // Any offset below ARENA_SIZE keeps the block's alignment on a new base
+    // aligned to ARENA_SIZE; a larger one needs a base placed for it.
+    if offset >= ARENA_SIZE {
+        return ptr::null_mut();
+    }
+    let Some(new_len) = new_size
+        .checked_add(offset)
+        .and_then(|n| n.checked_next_multiple_of(OS_PAGE))
+    else {
+        return ptr::null_mut();
+    };
+    debug_assert!(new_len > old_len);
+    let to = os::map_aligned(new_len, ARENA_SIZE, ARENA_SIZE, 0);
+    if to.is_null() {
+        return to;
+    }
+    let from = header.cast::<u8>();
+    // Registered before the move, so a reader that finds the kind finds the
+    // header; the old chunk is forgotten before its pages leave.
+    registry::register(to as usize, registry::Kind::Huge);
+    registry::unregister(from as usize);
+    // SAFETY: the old mapping is this live block's own; `to` was just mapped
+    // for it.
+    if !unsafe { os::move_mapping(from, old_len, new_len, to) } {
+        registry::register(from as usize, registry::Kind::Huge);
+        release_mapping(to, new_len);
+        return ptr::null_mut();
+    }
+    // SAFETY: the header moved with its page.
+    unsafe { (*to.cast::<HugeHeader>()).map_len = new_len };
+    HUGE_BYTES.fetch_add(new_len - old_len, Ordering::Relaxed);
+    // SAFETY: offset < new_len.
+    unsafe { to.add(offset) }
 }
 
 // The cache lock is a leaf: `fork.rs` takes it last.

@@ -215,6 +215,14 @@ unsafe fn reallocate(ptr: *mut u8, old_size: usize, align: usize, new_size: usiz
         if new_size > MEDIUM_MAX && unsafe { large::resize_in_place(ptr, new_size) } {
             return ptr;
         }
+        // Growing a huge block that cannot grow where it is: move its pages.
+        if new_size > usable {
+            // SAFETY: a live huge block.
+            let moved = unsafe { large::relocate(ptr, new_size) };
+            if !moved.is_null() {
+                return moved;
+            }
+        }
     }
     let new = allocate(new_size, align);
     if !new.is_null() {

@@ -124,6 +124,29 @@ pub fn grow_in_place(addr: *mut u8, old_len: usize, new_len: usize) -> bool {
     p != libc::MAP_FAILED
 }
 
+/// Moves the pages of the mapping `[addr, addr+old_len)` to `to`, growing
+/// it to `new_len` bytes, without copying: the kernel remaps the physical
+/// pages, the range at `to` (which the caller has reserved) is replaced, and
+/// the old range is unmapped. False, with nothing changed, on failure.
+///
+/// # Safety
+/// `[addr, addr+old_len)` is a private anonymous mapping of the caller's, and
+/// `[to, to+new_len)` a mapping of the caller's that nobody else uses.
+pub unsafe fn move_mapping(addr: *mut u8, old_len: usize, new_len: usize, to: *mut u8) -> bool {
+    // SAFETY: as the caller guarantees; MREMAP_FIXED only replaces the
+    // caller's own reservation at `to`.
+    let p = unsafe {
+        libc::mremap(
+            addr.cast(),
+            old_len,
+            new_len,
+            libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+            to.cast::<libc::c_void>(),
+        )
+    };
+    p != libc::MAP_FAILED
+}
+
 /// Milliseconds on a coarse monotonic clock (a vDSO read, no system call).
 pub fn now_ms() -> u64 {
     let mut ts = libc::timespec {

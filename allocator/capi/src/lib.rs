@@ -20,7 +20,8 @@
 //!
 //! * `malloc.rs`: `malloc`, `free`, `calloc`, `realloc`, `reallocarray`,
 //!   `posix_memalign`, `aligned_alloc`, `memalign`, `valloc`, `pvalloc`,
-//!   `malloc_usable_size`, `free_sized`, `free_aligned_sized`, `malloc_trim`.
+//!   `malloc_usable_size`, `free_sized`, `free_aligned_sized`, `malloc_trim`,
+//!   `malloc_stats`.
 //! * `cxx.rs`: every replaceable `operator new` and `operator delete`.
 //! * This file: the paths they share, and the start-up constructor.
 //!

@@ -181,3 +181,15 @@ pub unsafe extern "C" fn malloc_trim(_pad: usize) -> c_int {
     allocator::trim();
     1
 }
+
+/// Prints strata's statistics table (arenas, pools per class, huge blocks,
+/// resident memory) to standard error, as glibc's `malloc_stats` prints its
+/// own.
+///
+/// # Safety
+/// None.
+#[no_mangle]
+pub unsafe extern "C" fn malloc_stats() {
+    use std::io::Write;
+    let _ = write!(std::io::stderr(), "{}", allocator::stats());
+}
