@@ -52,8 +52,13 @@ pub fn ensure_strata_library() -> Result<(), String> {
         return Ok(());
     };
     let library = cpython::strata_library()?;
+    // Older than this executable: perhaps stale, perhaps untouched by a
+    // change to the harness alone. Only cargo knows, so the line says no more.
     if cargo.is_stale(&library) {
-        eprintln!("building libstrata.so ({} profile)...", cargo.profile);
+        eprintln!(
+            "bringing libstrata.so up to date ({} profile)...",
+            cargo.profile
+        );
     }
     cargo.build_quietly("libstrata.so", &["-p", "strata-capi"])
 }
