@@ -6,7 +6,7 @@
 
 use crate::peers;
 use crate::spawn::Mode;
-use crate::suite::{Job, Plan};
+use crate::suite::{Job, Plan, Subject};
 
 /// The workloads and scales of the CI check: single-threaded ones (thread
 /// interleaving would make counts vary), sized so that the whole check takes
@@ -38,8 +38,7 @@ pub fn plan() -> Plan {
                 .filter_map(|a| peers::find_allocator(a).filter(|p| p.built))
                 .map(move |allocator| Job {
                     workload: w.to_string(),
-                    allocator,
-                    collector: None,
+                    subject: Subject::Allocator(allocator),
                 })
         })
         .collect();

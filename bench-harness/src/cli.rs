@@ -4,8 +4,8 @@
 
 use crate::record::Results;
 use crate::spawn::Mode;
-use crate::suite::{self, Job, Plan};
-use crate::{ci, collectors, compare, gc_workloads, peers, plot, report, workloads};
+use crate::suite::{self, Job, Plan, Subject};
+use crate::{ci, collectors, compare, cpython, gc_workloads, peers, plot, report, workloads};
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
 
@@ -67,9 +67,10 @@ pub struct Common {
     pub threads: usize,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Allocator every allocator ratio is taken against.
-    #[arg(long, default_value = "system")]
-    pub baseline: String,
+    /// Allocator every allocator ratio is taken against [default: system;
+    /// for cpython, pymalloc].
+    #[arg(long)]
+    pub baseline: Option<String>,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
@@ -170,7 +171,7 @@ fn dispatch(command: Option<Command>) -> Result<i32, Failure> {
                 reps: 3,
                 threads: 2,
                 seed: 1,
-                baseline: "system".into(),
+                baseline: None,
                 quiet: false,
                 walk_nodes: crate::metrics::locality::WALK_NODES,
             },
@@ -212,6 +213,7 @@ pub fn list() -> String {
     for w in workloads::WORKLOADS {
         out += &format!("  {:<20} {}\n", w.name, w.about);
     }
+    out += &format!("  {:<20} {}\n", cpython::WORKLOAD, cpython::ABOUT);
     out += "collector workloads:\n";
     for w in gc_workloads::GC_WORKLOADS {
         out += &format!("  {:<20} {}\n", w.name, w.about);
@@ -225,8 +227,25 @@ pub fn list() -> String {
     for c in collectors::COLLECTORS {
         out += &format!("  {:<20} {}\n", c.name, c.about);
     }
+    out += "allocators of the cpython workload:\n";
+    for p in cpython::PEERS {
+        let state = match p.malloc {
+            cpython::Malloc::Preloaded { soname, package } => {
+                match cpython::find_system_library(soname) {
+                    Some(_) => String::new(),
+                    None => format!(" [not installed: apt-get install {package}]"),
+                }
+            }
+            _ => String::new(),
+        };
+        out += &format!("  {:<20} {}{state}\n", p.name, p.about);
+    }
     out
 }
+
+/// Allocator ratios are taken against `system`, unless `--baseline` or the
+/// workload says otherwise.
+pub const DEFAULT_BASELINE: &str = "system";
 
 fn check_common(common: &Common) -> Result<(), Failure> {
     if !(common.scale > 0.0 && common.scale.is_finite()) {
@@ -238,20 +257,26 @@ fn check_common(common: &Common) -> Result<(), Failure> {
     if common.reps == 0 || common.threads == 0 {
         return Err(usage("--reps and --threads must be at least 1"));
     }
-    if peers::find_allocator(&common.baseline).is_none() {
-        return Err(usage(format!(
-            "unknown baseline allocator '{}'",
-            common.baseline
-        )));
+    if let Some(baseline) = &common.baseline {
+        if peers::find_allocator(baseline).is_none() && cpython::find(baseline).is_none() {
+            return Err(usage(format!("unknown baseline allocator '{baseline}'")));
+        }
     }
     Ok(())
 }
 
 fn allocator(name: &str) -> Result<&'static peers::AllocatorPeer, Failure> {
     let peer = peers::find_allocator(name).ok_or_else(|| {
-        usage(format!(
-            "unknown allocator '{name}' (see strata-bench list)"
-        ))
+        if cpython::find(name).is_some() {
+            usage(format!(
+                "{name} is CPython's own allocator: only the {} workload runs on it",
+                cpython::WORKLOAD
+            ))
+        } else {
+            usage(format!(
+                "unknown allocator '{name}' (see strata-bench list)"
+            ))
+        }
     })?;
     if !peer.built {
         return Err(usage(format!(
@@ -285,10 +310,14 @@ pub fn default_jobs() -> Result<Vec<Job>, Failure> {
         for a in peers::built_allocators().filter(|a| w.never_free_fits || a.name != "bump") {
             jobs.push(Job {
                 workload: w.name.into(),
-                allocator: a,
-                collector: None,
+                subject: Subject::Allocator(a),
             });
         }
+    }
+    let every_python_peer: Vec<_> = cpython::PEERS.iter().collect();
+    match python_jobs(&every_python_peer) {
+        Ok(python) => jobs.extend(python),
+        Err(why) => eprintln!("skipping {}: {why}", cpython::WORKLOAD),
     }
     let host = allocator(COLLECTOR_HOST)?;
     for w in gc_workloads::GC_WORKLOADS {
@@ -298,12 +327,51 @@ pub fn default_jobs() -> Result<Vec<Job>, Failure> {
         {
             jobs.push(Job {
                 workload: w.name.into(),
-                allocator: host,
-                collector: Some(c.name.into()),
+                subject: Subject::Collector {
+                    collector: c.name.into(),
+                    host,
+                },
             });
         }
     }
     Ok(jobs)
+}
+
+/// The `cpython` jobs of `python_peers` that can run here: peers whose
+/// library is missing are left out, with one line each; `Err` when there
+/// is no `python3`. Builds `libstrata.so` first when needed.
+fn python_jobs(python_peers: &[&'static cpython::PythonPeer]) -> Result<Vec<Job>, String> {
+    if python_peers
+        .iter()
+        .any(|p| p.malloc == cpython::Malloc::Strata)
+    {
+        crate::spawn::ensure_strata_library()?;
+    }
+    Ok(cpython::prepare(python_peers)?
+        .into_iter()
+        .map(|prepared| Job {
+            workload: cpython::WORKLOAD.into(),
+            subject: Subject::Python(prepared),
+        })
+        .collect())
+}
+
+/// A peer of the `cpython` workload, or why the name is not one.
+fn python_peer(name: &str) -> Result<&'static cpython::PythonPeer, Failure> {
+    cpython::find(name).ok_or_else(|| {
+        let known: Vec<&str> = cpython::PEERS.iter().map(|p| p.name).collect();
+        if peers::find_allocator(name).is_some() {
+            usage(format!(
+                "{} runs on {}, not on {name}",
+                cpython::WORKLOAD,
+                known.join(", ")
+            ))
+        } else {
+            usage(format!(
+                "unknown allocator '{name}' (see strata-bench list)"
+            ))
+        }
+    })
 }
 
 fn suite_command(args: &SuiteArgs) -> Result<i32, Failure> {
@@ -339,9 +407,34 @@ fn run_command(args: &RunArgs) -> Result<i32, Failure> {
             }
             jobs.push(Job {
                 workload: w.name.into(),
-                allocator: host,
-                collector: Some(c.clone()),
+                subject: Subject::Collector {
+                    collector: c.clone(),
+                    host,
+                },
             });
+        }
+    } else if args.workload == cpython::WORKLOAD {
+        if !args.collector.is_empty() {
+            return Err(usage(format!(
+                "{} is an allocator workload: give --allocator",
+                cpython::WORKLOAD
+            )));
+        }
+        if args.allocator.is_empty() {
+            return Err(usage("give --allocator A[,B..] (see strata-bench list)"));
+        }
+        let python_peers = args
+            .allocator
+            .iter()
+            .map(|a| python_peer(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let failed = |message: String| Failure { status: 1, message };
+        jobs = python_jobs(&python_peers).map_err(failed)?;
+        if jobs.is_empty() {
+            return Err(failed(format!(
+                "none of the allocators asked for can run {} here",
+                cpython::WORKLOAD
+            )));
         }
     } else if let Some(w) = workloads::find(&args.workload) {
         if !args.collector.is_empty() {
@@ -362,8 +455,7 @@ fn run_command(args: &RunArgs) -> Result<i32, Failure> {
             }
             jobs.push(Job {
                 workload: w.name.into(),
-                allocator: allocator(a)?,
-                collector: None,
+                subject: Subject::Allocator(allocator(a)?),
             });
         }
     } else {
@@ -372,7 +464,12 @@ fn run_command(args: &RunArgs) -> Result<i32, Failure> {
             args.workload
         )));
     }
-    crate::spawn::ensure_runners().map_err(usage)?;
+    if jobs
+        .iter()
+        .any(|j| !matches!(j.subject, Subject::Python(_)))
+    {
+        crate::spawn::ensure_runners().map_err(usage)?;
+    }
     finish_run(
         &args.common,
         &plan(&args.common, jobs),
@@ -389,7 +486,20 @@ fn finish_run(
 ) -> Result<i32, Failure> {
     let started = std::time::Instant::now();
     let outcome = suite::execute(plan, !common.quiet);
-    let mut results = Results::new(&common.baseline, outcome.records);
+    let mut results = Results::new(
+        common.baseline.as_deref().unwrap_or(DEFAULT_BASELINE),
+        outcome.records,
+    );
+    if common.baseline.is_none()
+        && results
+            .records
+            .iter()
+            .any(|r| r.workload == cpython::WORKLOAD)
+    {
+        results
+            .workload_baselines
+            .insert(cpython::WORKLOAD.into(), cpython::BASELINE.into());
+    }
     results.ratios = crate::summary::ratio_records(&results);
     print!("{}", report::terminal_table(&results));
     if let Some(json) = json {

@@ -34,7 +34,7 @@ pub fn write_plots(results: &Results, dir: &Path) -> Result<Vec<String>, String>
         if of_kind.is_empty() {
             continue;
         }
-        let base = summary::baseline_for(results, kind);
+        let base = summary::baseline_label(results, kind);
         let figures: [Figure; 2] = [
             ("speed", "throughput / baseline (higher is faster)", |r| {
                 r.ops_per_sec
@@ -46,8 +46,15 @@ pub fn write_plots(results: &Results, dir: &Path) -> Result<Vec<String>, String>
         for (name, caption, pick) in figures {
             let file = format!("{prefix}-{name}.svg");
             let title = format!("{prefix}: {caption}, baseline {base}");
-            bars(&of_kind, &summaries, &base, pick, &title, &dir.join(&file))
-                .map_err(|e| format!("cannot draw {file}: {e}"))?;
+            bars(
+                results,
+                &of_kind,
+                &summaries,
+                pick,
+                &title,
+                &dir.join(&file),
+            )
+            .map_err(|e| format!("cannot draw {file}: {e}"))?;
             written.push(file);
         }
     }
@@ -128,9 +135,9 @@ fn mmu_curves(
 }
 
 fn bars(
+    results: &Results,
     of_kind: &[&Summary],
     all: &[Summary],
-    base: &str,
     pick: fn(&Ratios) -> Option<f64>,
     title: &str,
     path: &Path,
@@ -149,7 +156,7 @@ fn bars(
         of_kind
             .iter()
             .find(|s| s.workload == w && s.peer == p)
-            .and_then(|s| summary::ratios(s, all, base))
+            .and_then(|s| summary::ratios(s, all, &summary::baseline_for(results, s.kind, w)))
             .and_then(|r| pick(&r))
             .filter(|v| v.is_finite())
     };

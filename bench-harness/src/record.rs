@@ -3,9 +3,13 @@
 //!
 //! Every record carries all four families of figures (throughput, pause, heap,
 //! locality); collector runs add [`CollectorFigures`], callgrind runs add an
-//! instruction count.
+//! instruction count. A figure the workload cannot measure is `null`, never
+//! a made-up zero: the `cpython` workload runs a foreign program, which
+//! reports its CPU and wall time and its peak resident memory but neither
+//! single-operation latencies, nor live bytes, nor addresses.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Version of the file format; bumped when a field changes meaning.
@@ -19,6 +23,11 @@ pub struct Results {
     pub created_unix: u64,
     /// Peer every ratio is taken against (e.g. `system`).
     pub baseline_peer: String,
+    /// Workloads whose ratios are taken against a peer of their own instead
+    /// (`cpython` against `pymalloc`, CPython's own allocator), when the run
+    /// named no `--baseline`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub workload_baselines: BTreeMap<String, String>,
     pub machine: Machine,
     pub records: Vec<Record>,
     /// Every compared figure of every (workload, peer) as a ratio to the
@@ -58,6 +67,10 @@ pub struct Ratios {
     pub median_distance: Option<f64>,
     pub walk_alloc_order_ns: Option<f64>,
     pub walk_shuffled_ns: Option<f64>,
+    /// Wall time over the baseline's, for runs whose throughput is over CPU
+    /// time (`cpython`): above 1 is slower.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wall_seconds: Option<f64>,
     /// Collector runs only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub objects_per_collect_sec: Option<f64>,
@@ -109,22 +122,38 @@ pub struct Record {
     /// Repetition index, 0-based.
     pub rep: usize,
     pub throughput: Throughput,
-    pub pause: Pause,
+    /// `null` where single operations cannot be timed (`cpython`).
+    #[serde(default)]
+    pub pause: Option<Pause>,
     pub heap: Heap,
-    pub locality: Locality,
+    /// `null` where the addresses allocated are not seen (`cpython`).
+    #[serde(default)]
+    pub locality: Option<Locality>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collector: Option<CollectorFigures>,
     /// Instructions executed in the measured region, under callgrind only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instructions: Option<u64>,
+    /// What the program computed, where that can be compared across peers
+    /// (`cpython`): every peer must print the same, or the run fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Throughput {
-    /// Operations the workload performed (its own unit: allocations, nodes, ...).
+    /// Operations the workload performed (its own unit: allocations, nodes,
+    /// records, ...).
     pub ops: u64,
+    /// Wall-clock seconds of the measured region.
     pub seconds: f64,
+    /// `ops` over `cpu_seconds` where the run has them, else over `seconds`.
     pub ops_per_sec: f64,
+    /// CPU seconds (user + system) of the measured region, for runs whose
+    /// throughput is over CPU time (`cpython`: on a shared machine wall time
+    /// also counts waiting for a core).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_seconds: Option<f64>,
 }
 
 /// Latency of sampled single operations (allocator runs) or of every
@@ -138,22 +167,31 @@ pub struct Pause {
     pub mean_ns: f64,
 }
 
+/// Resident memory of the process. Only `peak_rss` is known for every
+/// workload; the rest is `null` where the workload does not account its
+/// live bytes or cannot be observed before and after (`cpython`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Heap {
     /// Resident memory before the workload started.
-    pub start_rss: u64,
-    /// High-water resident memory of the process (VmHWM).
+    #[serde(default)]
+    pub start_rss: Option<u64>,
+    /// High-water resident memory of the process (VmHWM, or `ru_maxrss`).
     pub peak_rss: u64,
     /// Resident memory after the workload freed everything.
-    pub final_rss: u64,
+    #[serde(default)]
+    pub final_rss: Option<u64>,
     /// Most bytes the workload held live at once (its own accounting).
-    pub peak_live_bytes: u64,
-    pub peak_live_objects: u64,
+    #[serde(default)]
+    pub peak_live_bytes: Option<u64>,
+    #[serde(default)]
+    pub peak_live_objects: Option<u64>,
     /// `(peak_rss - start_rss) / peak_live_bytes`: 1.0 is perfect.
-    pub rss_per_live_byte: f64,
+    #[serde(default)]
+    pub rss_per_live_byte: Option<f64>,
     /// `(peak_rss - start_rss - peak_live_bytes) / peak_live_objects`: bytes
     /// each live object costs beyond its payload (headers, padding, slack).
-    pub overhead_bytes_per_object: f64,
+    #[serde(default)]
+    pub overhead_bytes_per_object: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -204,6 +242,7 @@ impl Results {
             schema: SCHEMA_VERSION,
             created_unix,
             baseline_peer: baseline_peer.to_string(),
+            workload_baselines: BTreeMap::new(),
             machine: Machine::current(),
             records,
             ratios: Vec::new(),

@@ -1,7 +1,7 @@
 //! The terminal table and the Markdown report of a results file.
 
 use crate::record::{Kind, Results};
-use crate::summary::{self, CollectorSummary, Ratios, Summary};
+use crate::summary::{self, CollectorSummary, Ratios, Spread, Summary};
 use std::fmt::Write;
 
 fn mib(bytes: f64) -> String {
@@ -27,6 +27,16 @@ fn ratio(r: Option<f64>) -> String {
     r.map_or("-".into(), |r| format!("{r:.2}x"))
 }
 
+/// The median of a figure the run may not have measured; `-` where it did not.
+fn median(spread: Option<Spread>, show: impl Fn(f64) -> String) -> String {
+    spread.map_or("-".into(), |s| show(s.median))
+}
+
+/// Median and range of a time in seconds.
+fn seconds(s: Spread) -> String {
+    format!("{:.2} ({:.2}-{:.2})", s.median, s.min, s.max)
+}
+
 const HEADER: [&str; 10] = [
     "workload",
     "peer",
@@ -41,29 +51,97 @@ const HEADER: [&str; 10] = [
 ];
 
 /// The rows of one kind, as cells.
-fn rows(results: &Results, kind: Kind) -> Vec<[String; 10]> {
+fn rows(results: &Results, kind: Kind) -> Vec<Vec<String>> {
     let summaries = summary::summarize(&results.records);
-    let base = summary::baseline_for(results, kind);
     summaries
         .iter()
         .filter(|s| s.kind == kind)
         .map(|s: &Summary| {
-            let r = summary::ratios(s, &summaries, &base);
+            let r = summary::ratios(
+                s,
+                &summaries,
+                &summary::baseline_for(results, kind, &s.workload),
+            );
             let ops = &s.ops_per_sec;
-            [
+            vec![
                 s.workload.clone(),
                 s.peer.clone(),
                 format!("{} ({}-{})", rate(ops.median), rate(ops.min), rate(ops.max)),
                 ratio(r.and_then(|r| r.ops_per_sec)),
-                us(s.p99_ns.median),
-                us(s.max_pause_ns.median),
+                median(s.p99_ns, us),
+                median(s.max_pause_ns, us),
                 mib(s.peak_rss.median),
                 ratio(r.and_then(|r| r.peak_rss)),
-                format!("{:.2}", s.rss_per_live_byte.median),
-                format!("{:.0}%", s.same_page_rate.median * 100.0),
+                median(s.rss_per_live_byte, |v| format!("{v:.2}")),
+                median(s.same_page_rate, |v| format!("{:.0}%", v * 100.0)),
             ]
         })
         .collect()
+}
+
+const CPU_TIMED_HEADER: [&str; 7] = [
+    "workload",
+    "peer",
+    "CPU s (min-max)",
+    "wall s (min-max)",
+    "wall vs base",
+    "peak MiB",
+    "RSS vs base",
+];
+
+/// The runs whose throughput is over CPU time (`cpython`, where ops/s are
+/// records per CPU second): their CPU and wall seconds.
+fn cpu_timed_rows(results: &Results) -> Vec<Vec<String>> {
+    let summaries = summary::summarize(&results.records);
+    summaries
+        .iter()
+        .filter_map(|s| Some((s, s.cpu_seconds?)))
+        .map(|(s, cpu)| {
+            let r = summary::ratios(
+                s,
+                &summaries,
+                &summary::baseline_for(results, s.kind, &s.workload),
+            );
+            vec![
+                s.workload.clone(),
+                s.peer.clone(),
+                seconds(cpu),
+                seconds(s.wall_seconds),
+                ratio(r.and_then(|r| r.wall_seconds)),
+                mib(s.peak_rss.median),
+                ratio(r.and_then(|r| r.peak_rss)),
+            ]
+        })
+        .collect()
+}
+
+/// `rows` under `header` with aligned columns, a blank line between workloads.
+fn aligned(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let line = |cells: &[&str]| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, &w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    let _ = writeln!(out, "{}", line(header));
+    let mut last_workload = "";
+    for row in rows {
+        if row[0] != last_workload && !last_workload.is_empty() {
+            out.push('\n');
+        }
+        last_workload = &row[0];
+        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
+        let _ = writeln!(out, "{}", line(&cells).trim_end());
+    }
+    out.push('\n');
 }
 
 fn kinds(results: &Results) -> Vec<Kind> {
@@ -77,34 +155,17 @@ fn kinds(results: &Results) -> Vec<Kind> {
 pub fn terminal_table(results: &Results) -> String {
     let mut out = String::new();
     for kind in kinds(results) {
-        let rows = rows(results, kind);
-        let mut widths = HEADER.map(str::len);
-        for row in &rows {
-            for (w, cell) in widths.iter_mut().zip(row) {
-                *w = (*w).max(cell.len());
-            }
-        }
-        let base = summary::baseline_for(results, kind);
+        let base = summary::baseline_label(results, kind);
         let _ = writeln!(out, "{} runs (ratios against {base}):", kind_name(kind));
-        let line = |cells: &[&str]| {
-            cells
-                .iter()
-                .zip(widths)
-                .map(|(c, w)| format!("{c:<w$}"))
-                .collect::<Vec<_>>()
-                .join("  ")
-        };
-        let _ = writeln!(out, "{}", line(&HEADER));
-        let mut last_workload = String::new();
-        for row in &rows {
-            if row[0] != last_workload && !last_workload.is_empty() {
-                out.push('\n');
-            }
-            last_workload = row[0].clone();
-            let cells: Vec<&str> = row.iter().map(String::as_str).collect();
-            let _ = writeln!(out, "{}", line(&cells).trim_end());
-        }
-        out.push('\n');
+        aligned(&mut out, &HEADER, &rows(results, kind));
+    }
+    let cpu_timed = cpu_timed_rows(results);
+    if !cpu_timed.is_empty() {
+        let _ = writeln!(
+            out,
+            "CPU-timed runs (their ops/s above are per CPU second; `-`: not measured):"
+        );
+        aligned(&mut out, &CPU_TIMED_HEADER, &cpu_timed);
     }
     out
 }
@@ -138,18 +199,32 @@ fn details(out: &mut String, results: &Results) {
     for s in &summaries {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {:.1} | {:.0} | {:.2} | {:.2} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
             s.workload,
             s.peer,
-            us(s.p999_ns.median),
-            mib(s.final_rss.median),
-            s.overhead_bytes_per_object.median,
-            s.median_distance.median,
-            s.walk_alloc_order_ns.median,
-            s.walk_shuffled_ns.median
+            median(s.p999_ns, us),
+            median(s.final_rss, mib),
+            median(s.overhead_bytes_per_object, |v| format!("{v:.1}")),
+            median(s.median_distance, |v| format!("{v:.0}")),
+            median(s.walk_alloc_order_ns, |v| format!("{v:.2}")),
+            median(s.walk_shuffled_ns, |v| format!("{v:.2}"))
         );
     }
     out.push('\n');
+    let cpu_timed = cpu_timed_rows(results);
+    if !cpu_timed.is_empty() {
+        let _ = writeln!(
+            out,
+            "## CPU-timed runs\n\nThroughput over CPU seconds (user + system): on a shared machine \
+             wall time also counts waiting for a core.\n\n| {} |\n|{}",
+            CPU_TIMED_HEADER.join(" | "),
+            "---|".repeat(CPU_TIMED_HEADER.len())
+        );
+        for row in cpu_timed {
+            let _ = writeln!(out, "| {} |", row.join(" | "));
+        }
+        out.push('\n');
+    }
     let collected: Vec<_> = summaries
         .iter()
         .filter_map(|s| s.collector.as_ref().map(|c| (s, c)))
@@ -201,6 +276,8 @@ const RATIO_COLUMNS: [RatioColumn; 12] = [
     ("walk shuffled", |r| r.walk_shuffled_ns),
 ];
 
+const CPU_TIMED_RATIO_COLUMNS: [RatioColumn; 1] = [("wall time", |r| r.wall_seconds)];
+
 const COLLECTOR_RATIO_COLUMNS: [RatioColumn; 2] = [
     ("objects/collect-s", |r| r.objects_per_collect_sec),
     ("bytes/collect-s", |r| r.bytes_per_collect_sec),
@@ -211,8 +288,15 @@ const COLLECTOR_RATIO_COLUMNS: [RatioColumn; 2] = [
 fn ratio_tables(out: &mut String, results: &Results) {
     let summaries = summary::summarize(&results.records);
     for kind in kinds(results) {
-        let base = summary::baseline_for(results, kind);
+        let label = summary::baseline_label(results, kind);
+        let cpu_timed = summaries
+            .iter()
+            .any(|s| s.kind == kind && s.cpu_seconds.is_some());
         let columns: Vec<&RatioColumn> = match kind {
+            Kind::Allocator if cpu_timed => RATIO_COLUMNS
+                .iter()
+                .chain(&CPU_TIMED_RATIO_COLUMNS)
+                .collect(),
             Kind::Allocator => RATIO_COLUMNS.iter().collect(),
             Kind::Collector => RATIO_COLUMNS
                 .iter()
@@ -222,12 +306,13 @@ fn ratio_tables(out: &mut String, results: &Results) {
         let headings: Vec<&str> = columns.iter().map(|c| c.0).collect();
         let _ = writeln!(
             out,
-            "## {} figures vs base ({base} = 1.00x)\n\n| workload | peer | {} |\n|{}",
+            "## {} figures vs base ({label} = 1.00x)\n\n| workload | peer | {} |\n|{}",
             kind_name(kind),
             headings.join(" | "),
             "---|".repeat(2 + columns.len())
         );
         for s in summaries.iter().filter(|s| s.kind == kind) {
+            let base = summary::baseline_for(results, kind, &s.workload);
             let r = summary::ratios(s, &summaries, &base);
             let cells: Vec<String> = columns
                 .iter()
@@ -256,14 +341,15 @@ pub fn markdown(results: &Results, plots: &[String]) -> String {
         "{} runs, each in its own process; {reps} repetitions interleaved across peers; scale {scale}; \
          machine: {} cores, {} {}. Figures are medians (min-max over repetitions). \
          Every figure is also given as a ratio to the same figure of the baseline peer of the same \
-         workload in the same run (the \"vs base\" tables; `-` where the baseline's figure is zero).\n",
+         workload in the same run (the \"vs base\" tables; `-` where the baseline's figure is zero \
+         or where a figure was not measured).\n",
         results.records.len(),
         results.machine.cores,
         results.machine.os,
         results.machine.arch
     );
     for kind in kinds(results) {
-        let base = summary::baseline_for(results, kind);
+        let base = summary::baseline_label(results, kind);
         let _ = writeln!(out, "## {} workloads (baseline: {base})\n", kind_name(kind));
         let _ = writeln!(out, "| {} |", HEADER.join(" | "));
         let _ = writeln!(out, "|{}", "---|".repeat(HEADER.len()));
@@ -278,7 +364,8 @@ pub fn markdown(results: &Results, plots: &[String]) -> String {
         "Columns: operations per second; sampled single-operation latency (allocators) or \
          collection and 64-operation mutator batch times (collectors), p99 and max; peak resident \
          memory of the child process; peak RSS growth over the workload's peak live bytes; share of \
-         consecutive allocations on the same 4 KiB page.\n\n",
+         consecutive allocations on the same 4 KiB page. `cpython` runs a foreign program: its ops/s \
+         are records per CPU second, and it has no pause, live-byte or locality figures (`-`).\n\n",
     );
     for plot in plots {
         let _ = writeln!(out, "![{plot}]({plot})\n");

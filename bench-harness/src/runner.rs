@@ -186,11 +186,16 @@ pub fn run(allocator: &str, args: &RunnerArgs) -> Result<Record, String> {
         scale: args.params.scale,
         rep: 0,
         throughput: metrics::throughput::throughput(probe.ops(), elapsed),
-        pause: metrics::pause::summarize(probe.latency()),
+        pause: Some(metrics::pause::summarize(probe.latency())),
         heap,
-        locality: metrics::locality::locality(probe.addresses(), args.walk_nodes, args.params.seed),
+        locality: Some(metrics::locality::locality(
+            probe.addresses(),
+            args.walk_nodes,
+            args.params.seed,
+        )),
         collector,
         instructions: None,
+        checksum: None,
     })
 }
 

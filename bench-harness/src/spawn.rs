@@ -2,10 +2,12 @@
 //! starting one child per (workload, peer, repetition) and reading its
 //! record from its standard output.
 
+use crate::cpython;
 use crate::peers::{self, AllocatorPeer};
 use crate::record::Record;
 use crate::runner::RunnerArgs;
 use std::io::Read;
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -13,55 +15,110 @@ use std::time::{Duration, Instant, SystemTime};
 /// sets `CARGO`) and a runner is missing or older than this executable, the
 /// runners are built with the same profile and features.
 pub fn ensure_runners() -> Result<(), String> {
-    let Ok(cargo) = std::env::var("CARGO") else {
+    let Some(cargo) = Cargo::calling()? else {
         return Ok(());
     };
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
-    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    let own_time = modified(&exe).unwrap_or(SystemTime::UNIX_EPOCH);
     let stale = peers::built_allocators().any(|peer| {
         peers::runner_path(peer)
-            .ok()
-            .and_then(|p| modified(&p))
-            .filter(|t| *t >= own_time)
-            .is_none()
+            .map(|p| cargo.is_stale(&p))
+            .unwrap_or(true)
     });
     if !stale {
         return Ok(());
     }
-    let profile = exe
-        .parent()
-        .and_then(|d| d.file_name())
-        .and_then(|n| n.to_str())
-        .map(|n| if n == "debug" { "dev" } else { n })
-        .unwrap_or("release")
-        .to_string();
-    let mut command = Command::new(cargo);
-    command.args([
-        "build",
-        "--quiet",
-        "--profile",
-        &profile,
-        "-p",
-        "strata-bench",
-        "--bins",
-    ]);
     let features: Vec<&str> = [("snmalloc", cfg!(feature = "snmalloc"))]
         .iter()
         .filter_map(|&(name, on)| on.then_some(name))
         .collect();
+    let mut args = vec!["-p", "strata-bench", "--bins"];
+    let features = features.join(",");
     if !features.is_empty() {
-        command.args(["--features", &features.join(",")]);
+        args.extend(["--features", &features]);
     }
-    eprintln!("building the runner binaries ({profile} profile)...");
-    let status = command
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("building the runner binaries failed ({status})"))
+    cargo.build("the runner binaries", &args)
+}
+
+/// `libstrata.so`, which the `cpython` workload preloads, is the cdylib of
+/// another package (`strata-capi`) that `cargo run -p strata-bench` does not
+/// build. When started by cargo, this builds it with the same profile into
+/// the same directory; cargo itself decides whether anything changed, since
+/// the library need not be rebuilt when only the harness was. Nothing to do
+/// when [`cpython::STRATA_LIBRARY_VAR`] names a library.
+pub fn ensure_strata_library() -> Result<(), String> {
+    if std::env::var_os(cpython::STRATA_LIBRARY_VAR).is_some() {
+        return Ok(());
     }
+    let Some(cargo) = Cargo::calling()? else {
+        return Ok(());
+    };
+    let library = cpython::strata_library()?;
+    // Older than this executable: perhaps stale, perhaps untouched by a
+    // change to the harness alone. Only cargo knows, so the line says no more.
+    if cargo.is_stale(&library) {
+        eprintln!(
+            "bringing libstrata.so up to date ({} profile)...",
+            cargo.profile
+        );
+    }
+    cargo.build_quietly("libstrata.so", &["-p", "strata-capi"])
+}
+
+/// The cargo that started this executable, and its profile.
+struct Cargo {
+    program: std::ffi::OsString,
+    profile: String,
+    built: SystemTime,
+}
+
+impl Cargo {
+    /// `None` when not started by cargo (which sets `CARGO`).
+    fn calling() -> Result<Option<Cargo>, String> {
+        let Some(program) = std::env::var_os("CARGO") else {
+            return Ok(None);
+        };
+        let exe =
+            std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
+        let profile = exe
+            .parent()
+            .and_then(|d| d.file_name())
+            .and_then(|n| n.to_str())
+            .map(|n| if n == "debug" { "dev" } else { n })
+            .unwrap_or("release")
+            .to_string();
+        Ok(Some(Cargo {
+            program,
+            profile,
+            built: modified(&exe).unwrap_or(SystemTime::UNIX_EPOCH),
+        }))
+    }
+
+    /// Whether `path` is missing or older than this executable.
+    fn is_stale(&self, path: &Path) -> bool {
+        modified(path).is_none_or(|t| t < self.built)
+    }
+
+    /// `cargo build` with this profile, saying first what it builds.
+    fn build(&self, what: &str, args: &[&str]) -> Result<(), String> {
+        eprintln!("building {what} ({} profile)...", self.profile);
+        self.build_quietly(what, args)
+    }
+
+    fn build_quietly(&self, what: &str, args: &[&str]) -> Result<(), String> {
+        let status = Command::new(&self.program)
+            .args(["build", "--quiet", "--profile", &self.profile])
+            .args(args)
+            .status()
+            .map_err(|e| format!("cannot run cargo: {e}"))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("building {what} failed ({status})"))
+        }
+    }
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 /// How a child is run.
@@ -165,7 +222,7 @@ pub fn run_child(
 pub const CHILD_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Collects a child's output, killing it if it outlives `limit`.
-fn wait_with_timeout(mut child: Child, limit: Duration) -> Result<Output, String> {
+pub(crate) fn wait_with_timeout(mut child: Child, limit: Duration) -> Result<Output, String> {
     // Reading both pipes on their own threads keeps a child that fills one
     // of them from blocking while we wait.
     let drain = |pipe: Option<Box<dyn Read + Send>>| {

@@ -2,6 +2,7 @@
 //! repetitions interleaved across peers, each job in its own child process,
 //! with a progress bar.
 
+use crate::cpython;
 use crate::peers::AllocatorPeer;
 use crate::record::Record;
 use crate::runner::RunnerArgs;
@@ -13,17 +14,52 @@ use indicatif::{ProgressBar, ProgressStyle};
 #[derive(Clone)]
 pub struct Job {
     pub workload: String,
-    /// The child's global allocator; the measured peer for allocator jobs.
-    pub allocator: &'static AllocatorPeer,
-    /// The measured collector, for collector jobs.
-    pub collector: Option<String>,
+    pub subject: Subject,
+}
+
+/// What a job measures, and so which child process runs it.
+#[derive(Clone)]
+pub enum Subject {
+    /// An allocator workload, in the runner whose global allocator this is.
+    Allocator(&'static AllocatorPeer),
+    /// A collector workload, in the runner of the allocator `host`.
+    Collector {
+        collector: String,
+        host: &'static AllocatorPeer,
+    },
+    /// CPython, on one of its allocators.
+    Python(cpython::Prepared),
 }
 
 impl Job {
+    /// The peer measured: the allocator or the collector.
+    pub fn peer(&self) -> &str {
+        match &self.subject {
+            Subject::Allocator(allocator) => allocator.name,
+            Subject::Collector { collector, .. } => collector,
+            Subject::Python(prepared) => prepared.peer.name,
+        }
+    }
+
     pub fn label(&self) -> String {
-        match &self.collector {
-            Some(c) => format!("{} / {c}", self.workload),
-            None => format!("{} / {}", self.workload, self.allocator.name),
+        format!("{} / {}", self.workload, self.peer())
+    }
+
+    /// Measures the job once, in a child process.
+    fn run(&self, params: Params, walk_nodes: usize, mode: Mode) -> Result<Record, String> {
+        let args = |collector: Option<&String>| RunnerArgs {
+            workload: self.workload.clone(),
+            collector: collector.cloned(),
+            params,
+            walk_nodes,
+        };
+        match &self.subject {
+            Subject::Allocator(allocator) => spawn::run_child(allocator, &args(None), mode),
+            Subject::Collector { collector, host } => {
+                spawn::run_child(host, &args(Some(collector)), mode)
+            }
+            Subject::Python(prepared) if mode == Mode::Native => cpython::run(prepared, &params),
+            Subject::Python(_) => Err(format!("{} runs natively only", self.label())),
         }
     }
 }
@@ -71,18 +107,13 @@ pub fn execute(plan: &Plan, show_progress: bool) -> Outcome {
         for i in 0..plan.jobs.len() {
             let job = &plan.jobs[(start + i) % plan.jobs.len()];
             bar.set_message(format!("rep {} {}", rep + 1, job.label()));
-            let args = RunnerArgs {
-                workload: job.workload.clone(),
-                collector: job.collector.clone(),
-                // Every peer sees the same random sequence in a repetition.
-                params: Params {
-                    scale: plan.scale,
-                    threads: plan.threads,
-                    seed: plan.seed + rep as u64,
-                },
-                walk_nodes: plan.walk_nodes,
+            // Every peer sees the same random sequence in a repetition.
+            let params = Params {
+                scale: plan.scale,
+                threads: plan.threads,
+                seed: plan.seed + rep as u64,
             };
-            match spawn::run_child(job.allocator, &args, plan.mode) {
+            match job.run(params, plan.walk_nodes, plan.mode) {
                 Ok(mut record) => {
                     record.rep = rep;
                     outcome.records.push(record);
@@ -97,16 +128,90 @@ pub fn execute(plan: &Plan, show_progress: bool) -> Outcome {
         }
     }
     bar.finish_and_clear();
+    for message in differing_checksums(&outcome.records) {
+        eprintln!("failed: {message}");
+        outcome.failures.push(message);
+    }
     // Records sorted by plan order, so that tables list peers in a stable order.
     let position = |r: &Record| {
         plan.jobs
             .iter()
-            .position(|j| {
-                j.workload == r.workload
-                    && j.collector.as_deref().unwrap_or(j.allocator.name) == r.peer
-            })
+            .position(|j| j.workload == r.workload && j.peer() == r.peer)
             .unwrap_or(usize::MAX)
     };
     outcome.records.sort_by_key(|r| (position(r), r.rep));
     outcome
+}
+
+/// One line per workload whose runs printed different checksums: some peer
+/// computed a wrong result, which fails the run however fast it was.
+pub fn differing_checksums(records: &[Record]) -> Vec<String> {
+    let mut workloads: Vec<&str> = Vec::new();
+    for r in records.iter().filter(|r| r.checksum.is_some()) {
+        if !workloads.contains(&r.workload.as_str()) {
+            workloads.push(&r.workload);
+        }
+    }
+    workloads
+        .into_iter()
+        .filter_map(|workload| {
+            // Each checksum seen, with the peers that printed it.
+            let mut seen: Vec<(u64, Vec<&str>)> = Vec::new();
+            for r in records.iter().filter(|r| r.workload == workload) {
+                let Some(checksum) = r.checksum else {
+                    continue;
+                };
+                match seen.iter_mut().find(|(c, _)| *c == checksum) {
+                    Some((_, peers)) if peers.contains(&r.peer.as_str()) => {}
+                    Some((_, peers)) => peers.push(&r.peer),
+                    None => seen.push((checksum, vec![&r.peer])),
+                }
+            }
+            (seen.len() > 1).then(|| {
+                let listed: Vec<String> = seen
+                    .iter()
+                    .map(|(c, peers)| format!("{c} from {}", peers.join(", ")))
+                    .collect();
+                format!(
+                    "{workload} computed different results: checksum {}",
+                    listed.join("; ")
+                )
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_printing(peer: &str, checksum: u64) -> Record {
+        let params = Params {
+            scale: 1.0,
+            threads: 1,
+            seed: 1,
+        };
+        let report = cpython::Report {
+            wall_seconds: 1.0,
+            cpu_seconds: 1.0,
+            peak_rss_kib: 1,
+            checksum,
+        };
+        cpython::record(peer, &params, 1, report)
+    }
+
+    #[test]
+    fn equal_checksums_pass_and_a_differing_one_fails_naming_its_peer() {
+        let agreeing = [run_printing("pymalloc", 5), run_printing("strata", 5)];
+        assert!(differing_checksums(&agreeing).is_empty());
+        let differing = [
+            run_printing("pymalloc", 5),
+            run_printing("pymalloc", 5),
+            run_printing("strata", 6),
+        ];
+        assert_eq!(
+            differing_checksums(&differing),
+            ["cpython computed different results: checksum 5 from pymalloc; 6 from strata"]
+        );
+    }
 }

@@ -1,7 +1,8 @@
 //! Repetitions folded into medians with min and max, and every figure also
-//! as a ratio to the baseline peer measured in the same run.
+//! as a ratio to the baseline peer measured in the same run. A figure no
+//! repetition measured (`null` in the records) has no spread and no ratio.
 
-use crate::record::{Kind, Record, Results};
+use crate::record::{Kind, Locality, Pause, Record, Results};
 
 /// Median, minimum and maximum of one figure over repetitions.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -26,6 +27,12 @@ impl Spread {
             max: v.last().copied().unwrap_or(0.0),
         }
     }
+
+    /// The spread of the values that are there; `None` when none is.
+    pub fn of_present(values: impl IntoIterator<Item = Option<f64>>) -> Option<Spread> {
+        let present: Vec<f64> = values.into_iter().flatten().collect();
+        (!present.is_empty()).then(|| Spread::of(&present))
+    }
 }
 
 /// The figures of one (workload, peer) over its repetitions.
@@ -36,17 +43,21 @@ pub struct Summary {
     pub peer: String,
     pub reps: usize,
     pub ops_per_sec: Spread,
-    pub p99_ns: Spread,
-    pub max_pause_ns: Spread,
+    /// Wall-clock seconds of the measured region.
+    pub wall_seconds: Spread,
+    /// CPU seconds, for runs whose throughput is over CPU time (`cpython`).
+    pub cpu_seconds: Option<Spread>,
+    pub p99_ns: Option<Spread>,
+    pub max_pause_ns: Option<Spread>,
     pub peak_rss: Spread,
-    pub final_rss: Spread,
-    pub rss_per_live_byte: Spread,
-    pub overhead_bytes_per_object: Spread,
-    pub p999_ns: Spread,
-    pub same_page_rate: Spread,
-    pub median_distance: Spread,
-    pub walk_alloc_order_ns: Spread,
-    pub walk_shuffled_ns: Spread,
+    pub final_rss: Option<Spread>,
+    pub rss_per_live_byte: Option<Spread>,
+    pub overhead_bytes_per_object: Option<Spread>,
+    pub p999_ns: Option<Spread>,
+    pub same_page_rate: Option<Spread>,
+    pub median_distance: Option<Spread>,
+    pub walk_alloc_order_ns: Option<Spread>,
+    pub walk_shuffled_ns: Option<Spread>,
     pub instructions: Option<Spread>,
     pub collector: Option<CollectorSummary>,
 }
@@ -102,25 +113,27 @@ pub fn summarize(records: &[Record]) -> Vec<Summary> {
             let spread = |f: &dyn Fn(&Record) -> f64| {
                 Spread::of(&group.iter().map(|r| f(r)).collect::<Vec<_>>())
             };
-            let instructions: Vec<f64> = group
-                .iter()
-                .filter_map(|r| r.instructions.map(|i| i as f64))
-                .collect();
+            let present =
+                |f: &dyn Fn(&Record) -> Option<f64>| Spread::of_present(group.iter().map(|r| f(r)));
+            let pause = |f: fn(&Pause) -> u64| present(&|r| r.pause.as_ref().map(|p| f(p) as f64));
+            let locality = |f: fn(&Locality) -> f64| present(&|r| r.locality.as_ref().map(f));
             Summary {
                 reps: group.len(),
                 ops_per_sec: spread(&|r| r.throughput.ops_per_sec),
-                p99_ns: spread(&|r| r.pause.p99_ns as f64),
-                max_pause_ns: spread(&|r| r.pause.max_ns as f64),
+                wall_seconds: spread(&|r| r.throughput.seconds),
+                cpu_seconds: present(&|r| r.throughput.cpu_seconds),
+                p99_ns: pause(|p| p.p99_ns),
+                max_pause_ns: pause(|p| p.max_ns),
                 peak_rss: spread(&|r| r.heap.peak_rss as f64),
-                final_rss: spread(&|r| r.heap.final_rss as f64),
-                rss_per_live_byte: spread(&|r| r.heap.rss_per_live_byte),
-                overhead_bytes_per_object: spread(&|r| r.heap.overhead_bytes_per_object),
-                p999_ns: spread(&|r| r.pause.p999_ns as f64),
-                same_page_rate: spread(&|r| r.locality.same_page_rate),
-                median_distance: spread(&|r| r.locality.median_distance as f64),
-                walk_alloc_order_ns: spread(&|r| r.locality.walk_alloc_order_ns),
-                walk_shuffled_ns: spread(&|r| r.locality.walk_shuffled_ns),
-                instructions: (!instructions.is_empty()).then(|| Spread::of(&instructions)),
+                final_rss: present(&|r| r.heap.final_rss.map(|b| b as f64)),
+                rss_per_live_byte: present(&|r| r.heap.rss_per_live_byte),
+                overhead_bytes_per_object: present(&|r| r.heap.overhead_bytes_per_object),
+                p999_ns: pause(|p| p.p999_ns),
+                same_page_rate: locality(|l| l.same_page_rate),
+                median_distance: locality(|l| l.median_distance as f64),
+                walk_alloc_order_ns: locality(|l| l.walk_alloc_order_ns),
+                walk_shuffled_ns: locality(|l| l.walk_shuffled_ns),
+                instructions: present(&|r| r.instructions.map(|i| i as f64)),
                 collector: collector_summary(&group),
                 workload,
                 kind,
@@ -147,23 +160,30 @@ pub fn ratios(summary: &Summary, all: &[Summary], baseline_peer: &str) -> Option
         s.workload == summary.workload && s.kind == summary.kind && s.peer == baseline_peer
     })?;
     let of = |f: fn(&Summary) -> Spread| div(f(summary).median, f(base).median);
+    let of_measured = |f: fn(&Summary) -> Option<Spread>| div(f(summary)?.median, f(base)?.median);
     let collector = |f: fn(&CollectorSummary) -> f64| match (&summary.collector, &base.collector) {
         (Some(s), Some(b)) => div(f(s), f(b)),
         _ => None,
     };
     Some(Ratios {
         ops_per_sec: of(|s| s.ops_per_sec),
-        p99_ns: of(|s| s.p99_ns),
-        p999_ns: of(|s| s.p999_ns),
-        max_pause_ns: of(|s| s.max_pause_ns),
+        p99_ns: of_measured(|s| s.p99_ns),
+        p999_ns: of_measured(|s| s.p999_ns),
+        max_pause_ns: of_measured(|s| s.max_pause_ns),
         peak_rss: of(|s| s.peak_rss),
-        final_rss: of(|s| s.final_rss),
-        rss_per_live_byte: of(|s| s.rss_per_live_byte),
-        overhead_bytes_per_object: of(|s| s.overhead_bytes_per_object),
-        same_page_rate: of(|s| s.same_page_rate),
-        median_distance: of(|s| s.median_distance),
-        walk_alloc_order_ns: of(|s| s.walk_alloc_order_ns),
-        walk_shuffled_ns: of(|s| s.walk_shuffled_ns),
+        final_rss: of_measured(|s| s.final_rss),
+        rss_per_live_byte: of_measured(|s| s.rss_per_live_byte),
+        overhead_bytes_per_object: of_measured(|s| s.overhead_bytes_per_object),
+        same_page_rate: of_measured(|s| s.same_page_rate),
+        median_distance: of_measured(|s| s.median_distance),
+        walk_alloc_order_ns: of_measured(|s| s.walk_alloc_order_ns),
+        walk_shuffled_ns: of_measured(|s| s.walk_shuffled_ns),
+        // Where throughput is over CPU time, wall time is a figure of its
+        // own; elsewhere it is the inverse of the throughput ratio.
+        wall_seconds: match (summary.cpu_seconds, base.cpu_seconds) {
+            (Some(_), Some(_)) => of(|s| s.wall_seconds),
+            _ => None,
+        },
         objects_per_collect_sec: collector(|c| c.objects_per_collect_sec),
         bytes_per_collect_sec: collector(|c| c.bytes_per_collect_sec),
         instructions: match (summary.instructions, base.instructions) {
@@ -173,21 +193,21 @@ pub fn ratios(summary: &Summary, all: &[Summary], baseline_peer: &str) -> Option
     })
 }
 
-/// The ratios of every (workload, peer) of a results file to its kind's
-/// baseline ([`baseline_for`]), in first-seen order: what the JSON stores.
+/// The ratios of every (workload, peer) of a results file to the baseline
+/// of its workload ([`baseline_for`]), in first-seen order: what the JSON
+/// stores.
 pub fn ratio_records(results: &Results) -> Vec<RatioRecord> {
     let summaries = summarize(&results.records);
-    let baselines = [Kind::Allocator, Kind::Collector].map(|k| (k, baseline_for(results, k)));
     summaries
         .iter()
         .filter_map(|s| {
-            let base = &baselines.iter().find(|(k, _)| *k == s.kind)?.1;
+            let base = baseline_for(results, s.kind, &s.workload);
             Some(RatioRecord {
                 workload: s.workload.clone(),
                 kind: s.kind,
                 peer: s.peer.clone(),
-                baseline: base.clone(),
-                ratios: ratios(s, &summaries, base)?,
+                ratios: ratios(s, &summaries, &base)?,
+                baseline: base,
             })
         })
         .collect()
@@ -197,29 +217,62 @@ pub fn ratio_records(results: &Results) -> Vec<RatioRecord> {
 /// peer, the closest in design to strata-gc.
 pub const COLLECTOR_BASELINE: &str = "gcmodule";
 
-/// The baseline every ratio of a results file is taken against: the file's
-/// own setting for allocators, [`COLLECTOR_BASELINE`] for collectors, or the
-/// first peer of that kind when the preferred one was not measured.
-pub fn baseline_for(results: &Results, kind: Kind) -> String {
-    let has = |peer: &str| {
-        results
-            .records
-            .iter()
-            .any(|r| r.kind == kind && r.peer == peer)
-    };
-    let preferred = match kind {
-        Kind::Allocator => results.baseline_peer.as_str(),
-        Kind::Collector => COLLECTOR_BASELINE,
-    };
-    if has(preferred) {
-        return preferred.to_string();
-    }
-    results
+/// The baseline the ratios of one workload are taken against: for
+/// allocators the workload's own baseline if the file names one
+/// (`workload_baselines`), else the file's `baseline_peer`; for collectors
+/// [`COLLECTOR_BASELINE`]; or the first peer measured on that workload when
+/// the preferred one was not.
+pub fn baseline_for(results: &Results, kind: Kind, workload: &str) -> String {
+    let mut of_workload = results
         .records
         .iter()
-        .find(|r| r.kind == kind)
+        .filter(|r| r.kind == kind && r.workload == workload);
+    let preferred = match kind {
+        Kind::Allocator => results
+            .workload_baselines
+            .get(workload)
+            .unwrap_or(&results.baseline_peer)
+            .as_str(),
+        Kind::Collector => COLLECTOR_BASELINE,
+    };
+    if of_workload.clone().any(|r| r.peer == preferred) {
+        return preferred.to_string();
+    }
+    of_workload
+        .next()
         .map(|r| r.peer.clone())
         .unwrap_or_default()
+}
+
+/// The baselines of one kind in a few words, for headings: the one most
+/// workloads use, then the workloads that use another
+/// (`system; cpython against pymalloc`).
+pub fn baseline_label(results: &Results, kind: Kind) -> String {
+    let mut workloads: Vec<&str> = Vec::new();
+    for r in results.records.iter().filter(|r| r.kind == kind) {
+        if !workloads.contains(&r.workload.as_str()) {
+            workloads.push(&r.workload);
+        }
+    }
+    let bases: Vec<(&str, String)> = workloads
+        .iter()
+        .map(|w| (*w, baseline_for(results, kind, w)))
+        .collect();
+    let count = |base: &str| bases.iter().filter(|(_, b)| b == base).count();
+    // The most used baseline; the first such on a tie.
+    let Some(main) =
+        bases
+            .iter()
+            .map(|(_, b)| b.as_str())
+            .reduce(|best, b| if count(b) > count(best) { b } else { best })
+    else {
+        return String::new();
+    };
+    let mut label = main.to_string();
+    for (workload, base) in bases.iter().filter(|(_, b)| b != main) {
+        label += &format!("; {workload} against {base}");
+    }
+    label
 }
 
 #[cfg(test)]

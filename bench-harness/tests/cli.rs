@@ -31,6 +31,8 @@ fn list_names_every_workload_and_peer() {
         "fragmentation",
         "cpython-mix",
         "large-churn",
+        "cpython",
+        "pymalloc",
         "acyclic-churn",
         "cycles",
         "big-live-heap",
@@ -76,6 +78,26 @@ const BAD_INPUT: &[(&str, &str)] = &[
     (
         "run --workload realloc-grow --allocator bump",
         "never frees",
+    ),
+    (
+        "run --workload tree --allocator pymalloc",
+        "only the cpython workload runs on it",
+    ),
+    (
+        "run --workload cpython --allocator pymalloc,nope",
+        "unknown allocator 'nope'",
+    ),
+    (
+        "run --workload cpython --allocator rpmalloc",
+        "not on rpmalloc",
+    ),
+    (
+        "run --workload cpython --collector rc",
+        "allocator workload",
+    ),
+    (
+        "run --workload tree --allocator system --baseline nope",
+        "unknown baseline allocator 'nope'",
     ),
     (
         "ci --baseline /nonexistent/baseline.json",

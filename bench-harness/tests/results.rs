@@ -17,29 +17,30 @@ fn record(peer: &str, ops_per_sec: f64, peak_rss: u64, instructions: Option<u64>
             ops: 100,
             seconds: 1.0,
             ops_per_sec,
+            cpu_seconds: None,
         },
-        pause: Pause {
+        pause: Some(Pause {
             samples: 1,
             max_ns: 10,
             p99_ns: 9,
             p999_ns: 10,
             mean_ns: 5.0,
-        },
+        }),
         heap: Heap {
-            start_rss: 1,
+            start_rss: Some(1),
             peak_rss,
-            final_rss: 2,
-            peak_live_bytes: 3,
-            peak_live_objects: 1,
-            rss_per_live_byte: 1.5,
-            overhead_bytes_per_object: 0.5,
+            final_rss: Some(2),
+            peak_live_bytes: Some(3),
+            peak_live_objects: Some(1),
+            rss_per_live_byte: Some(1.5),
+            overhead_bytes_per_object: Some(0.5),
         },
-        locality: Locality {
+        locality: Some(Locality {
             same_page_rate: 0.5,
             median_distance: 64,
             walk_alloc_order_ns: 1.0,
             walk_shuffled_ns: 2.0,
-        },
+        }),
         collector: Some(CollectorFigures {
             collections: 1,
             collect_seconds: 0.1,
@@ -49,6 +50,7 @@ fn record(peer: &str, ops_per_sec: f64, peak_rss: u64, instructions: Option<u64>
             mmu: vec![(1.0, 0.5)],
         }),
         instructions,
+        checksum: None,
     }
 }
 
@@ -61,11 +63,12 @@ fn results_survive_a_json_round_trip() {
         vec![
             record("system", 1e6, 100, Some(42)),
             record("bump", 2e6, 50, None),
+            python_run("pymalloc", 1.0, 2.0, 7),
         ],
     );
     let mut results = results;
     results.ratios = ratio_records(&results);
-    assert_eq!(results.ratios.len(), 2);
+    assert_eq!(results.ratios.len(), 3);
     results.save(&path).unwrap();
     assert_eq!(Results::load(&path).unwrap(), results);
 }
@@ -95,22 +98,22 @@ fn scaled(peer: &str, kind: Kind, rep: usize, f: f64) -> Record {
         Kind::Collector => "cycles".into(),
     };
     r.rep = rep;
-    r.pause = Pause {
+    r.pause = Some(Pause {
         samples: 10,
         max_ns: (400.0 * f) as u64,
         p99_ns: (100.0 * f) as u64,
         p999_ns: (200.0 * f) as u64,
         mean_ns: 1.0,
-    };
-    r.heap.final_rss = (500.0 * f) as u64;
-    r.heap.rss_per_live_byte = 1.5 * f;
-    r.heap.overhead_bytes_per_object = 16.0 * f;
-    r.locality = Locality {
+    });
+    r.heap.final_rss = Some((500.0 * f) as u64);
+    r.heap.rss_per_live_byte = Some(1.5 * f);
+    r.heap.overhead_bytes_per_object = Some(16.0 * f);
+    r.locality = Some(Locality {
         same_page_rate: 0.4 * f,
         median_distance: (64.0 * f) as u64,
         walk_alloc_order_ns: 2.0 * f,
         walk_shuffled_ns: 8.0 * f,
-    };
+    });
     let c = r.collector.as_mut().unwrap();
     c.objects_per_collect_sec = 1e6 * f;
     c.bytes_per_collect_sec = 3e7 * f;
@@ -210,7 +213,7 @@ fn every_figure_is_a_ratio_to_the_baseline_of_its_workload() {
 #[test]
 fn a_figure_the_baseline_lacks_has_no_ratio() {
     let mut base = scaled("system", Kind::Allocator, 0, 1.0);
-    base.pause.max_ns = 0;
+    base.pause.as_mut().unwrap().max_ns = 0;
     let results = Results::new(
         "system",
         vec![base, scaled("strata", Kind::Allocator, 0, 2.0)],
@@ -221,6 +224,86 @@ fn a_figure_the_baseline_lacks_has_no_ratio() {
     // The chosen baseline not measured: the first peer of the kind serves.
     let alone = Results::new("system", vec![scaled("strata", Kind::Allocator, 0, 2.0)]);
     assert_eq!(ratio_records(&alone)[0].baseline, "strata");
+}
+
+/// A `cpython` run: `cpu` and `wall` seconds for 1000 records, peak RSS
+/// 1 MiB times `cpu`.
+fn python_run(peer: &str, cpu: f64, wall: f64, checksum: u64) -> Record {
+    let params = strata_bench::workloads::Params {
+        scale: 1.0,
+        threads: 1,
+        seed: 1,
+    };
+    let report = strata_bench::cpython::Report {
+        wall_seconds: wall,
+        cpu_seconds: cpu,
+        peak_rss_kib: (1024.0 * cpu) as u64,
+        checksum,
+    };
+    strata_bench::cpython::record(peer, &params, 1000, report)
+}
+
+#[test]
+fn cpython_is_compared_with_pymalloc_and_has_no_unmeasured_ratios() {
+    let records = vec![
+        scaled("system", Kind::Allocator, 0, 1.0),
+        scaled("strata", Kind::Allocator, 0, 2.0),
+        python_run("pymalloc", 1.0, 1.5, 7),
+        python_run("system", 2.0, 6.0, 7),
+        python_run("strata", 0.5, 3.0, 7),
+    ];
+    let mut results = Results::new("system", records.clone());
+    results
+        .workload_baselines
+        .insert("cpython".into(), "pymalloc".into());
+    let ratios = ratio_records(&results);
+    let find = |workload: &str, peer: &str| {
+        ratios
+            .iter()
+            .find(|r| r.workload == workload && r.peer == peer)
+            .unwrap()
+    };
+    assert_eq!(find("tree", "strata").baseline, "system");
+    let strata = find("cpython", "strata");
+    assert_eq!(strata.baseline, "pymalloc");
+    // Half the CPU time of pymalloc: twice the records per CPU second.
+    assert_eq!(strata.ratios.ops_per_sec, Some(2.0));
+    assert_eq!(strata.ratios.wall_seconds, Some(2.0));
+    assert_eq!(strata.ratios.peak_rss, Some(0.5));
+    assert_eq!(
+        (strata.ratios.p99_ns, strata.ratios.final_rss),
+        (None, None)
+    );
+    assert_eq!(
+        (
+            strata.ratios.same_page_rate,
+            strata.ratios.rss_per_live_byte
+        ),
+        (None, None)
+    );
+    // Wall time is a figure of its own only where throughput is over CPU time.
+    assert_eq!(find("tree", "strata").ratios.wall_seconds, None);
+
+    let table = strata_bench::report::terminal_table(&results);
+    assert!(
+        table.contains("Allocator runs (ratios against system; cpython against pymalloc)"),
+        "{table}"
+    );
+    assert!(table.contains("CPU-timed runs"), "{table}");
+    let markdown = strata_bench::report::markdown(&results, &[]);
+    assert!(
+        markdown.contains("| cpython | strata | 2.00x | - | - | - | 0.50x | - |"),
+        "{markdown}"
+    );
+
+    // A --baseline named on the command line holds for cpython too.
+    let explicit = Results::new("system", records);
+    let strata = ratio_records(&explicit)
+        .into_iter()
+        .find(|r| r.workload == "cpython" && r.peer == "strata")
+        .unwrap();
+    assert_eq!(strata.baseline, "system");
+    assert_eq!(strata.ratios.ops_per_sec, Some(4.0));
 }
 
 #[test]

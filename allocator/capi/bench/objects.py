@@ -1,7 +1,9 @@
 """Object-heavy CPython workload for comparing allocators.
 
 Dicts of tuples and strings, JSON dump/load, sorting, reference cycles and
-gc.collect(). Prints one line:
+gc.collect(). Usage: objects.py [rounds [records]] (3 rounds of 40,000
+records by default; each round also builds a graph of 3/4 as many nodes
+in reference cycles). Prints one line:
 "<wall seconds> <CPU seconds> <peak RSS in KiB> <checksum>". CPU time
 (user + system) is the figure to compare on a shared machine, where wall
 time also counts waiting for a core. The checksum shows every allocator
@@ -52,14 +54,14 @@ def cycles(n):
     return gc.collect()
 
 
-def main(rounds):
+def main(rounds, count=40000):
     checksum = 0
     started = time.perf_counter()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu_at_start = usage.ru_utime + usage.ru_stime
     kept = []
     for r in range(rounds):
-        rows = records(40000, r + 1)
+        rows = records(count, r + 1)
         size, back = round_trip(rows)
         checksum += size
         back.sort(key=lambda row: (row["tags"][0], row["name"]))
@@ -67,7 +69,7 @@ def main(rounds):
         index = {row["name"]: tuple(row["pair"]) for row in back}
         words = sorted(index, key=lambda name: name[::-1])
         checksum += len(words[len(words) // 2])
-        checksum += cycles(30000)
+        checksum += cycles(max(1, count * 3 // 4))
         kept.append(rows[:: 50])  # some survivors, as a real program keeps
         del rows, back, index, words
     checksum += sum(len(k) for k in kept)
@@ -78,4 +80,6 @@ def main(rounds):
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 3)
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    count = int(sys.argv[2]) if len(sys.argv) > 2 else 40000
+    main(rounds, count)

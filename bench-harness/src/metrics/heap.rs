@@ -33,21 +33,15 @@ pub fn heap(
 ) -> Heap {
     let grown = peak_rss.saturating_sub(start_rss) as f64;
     Heap {
-        start_rss,
+        start_rss: Some(start_rss),
         peak_rss,
-        final_rss,
-        peak_live_bytes: live_bytes,
-        peak_live_objects: live_objects,
-        rss_per_live_byte: if live_bytes > 0 {
-            grown / live_bytes as f64
-        } else {
-            0.0
-        },
-        overhead_bytes_per_object: if live_objects > 0 {
-            (grown - live_bytes as f64) / live_objects as f64
-        } else {
-            0.0
-        },
+        final_rss: Some(final_rss),
+        peak_live_bytes: Some(live_bytes),
+        peak_live_objects: Some(live_objects),
+        // Without live bytes there is nothing to divide by: no figure.
+        rss_per_live_byte: (live_bytes > 0).then(|| grown / live_bytes as f64),
+        overhead_bytes_per_object: (live_objects > 0)
+            .then(|| (grown - live_bytes as f64) / live_objects as f64),
     }
 }
 
@@ -69,7 +63,8 @@ mod tests {
     #[test]
     fn overhead_is_growth_beyond_live_bytes_per_object() {
         let h = heap(1000, 3000, 1200, 1000, 10);
-        assert_eq!(h.rss_per_live_byte, 2.0);
-        assert_eq!(h.overhead_bytes_per_object, 100.0);
+        assert_eq!(h.rss_per_live_byte, Some(2.0));
+        assert_eq!(h.overhead_bytes_per_object, Some(100.0));
+        assert_eq!(heap(1000, 3000, 1200, 0, 0).rss_per_live_byte, None);
     }
 }

@@ -13,5 +13,6 @@ pub fn throughput(ops: u64, elapsed: Duration) -> Throughput {
         } else {
             0.0
         },
+        cpu_seconds: None,
     }
 }
