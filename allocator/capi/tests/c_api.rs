@@ -17,6 +17,12 @@ fn c_api_behaves_as_c_requires_on_strata() {
         .expect("run api");
     assert_success("api.c on strata", &output);
     assert!(String::from_utf8_lossy(&output.stdout).contains("all checks passed"));
+    // The program ends with malloc_stats(): strata's table on stderr.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("(strata)") && stderr.contains("Total resident"),
+        "malloc_stats printed: {stderr}"
+    );
 }
 
 #[test]
