@@ -119,6 +119,14 @@ const UNKNOWN: u8 = 1;
 const ON: u8 = 2;
 static MODE: AtomicU8 = AtomicU8::new(UNKNOWN);
 
+/// False once debug mode is known to be off: one load and compare with zero,
+/// and no call, so fast paths can test it first and keep the call to
+/// [`enabled`] (which reads the environment the first time) off their way.
+#[inline(always)]
+pub fn maybe_enabled() -> bool {
+    MODE.load(Ordering::Relaxed) != OFF
+}
+
 /// Whether debug mode is on (`STRATA_DEBUG` set to 1, true, yes or on).
 #[inline(always)]
 pub fn enabled() -> bool {

@@ -145,22 +145,49 @@ fn allocate_huge(size: usize, align: usize, zeroed: bool) -> *mut u8 {
     large::alloc(size.max(1), align, zeroed)
 }
 
+/// `alloc` while debug mode is on or not yet known to be off: kept out of
+/// line so that the fast path makes no call and saves no register.
+#[cold]
+#[inline(never)]
+fn alloc_checked(size: usize, align: usize) -> *mut u8 {
+    if debug::enabled() {
+        return debug::alloc(size, align, debug::Family::Rust, false);
+    }
+    allocate(size, align)
+}
+
+/// `dealloc` while debug mode is on or not yet known to be off.
+///
+/// # Safety
+/// As [`GlobalAlloc::dealloc`]: `ptr` is a live block of `size` bytes.
+#[cold]
+#[inline(never)]
+unsafe fn dealloc_checked(ptr: *mut u8, size: usize) {
+    if debug::enabled() {
+        // SAFETY: debug::free checks the pointer itself.
+        return unsafe { debug::free(ptr, debug::Family::Rust, Some(size)) };
+    }
+    check::on_free_any(ptr);
+    // SAFETY: as the caller guarantees.
+    unsafe { heap::free(ptr) }
+}
+
 // SAFETY: every block returned is at least `layout.size()` bytes, aligned to
 // `layout.align()`, and not handed out again until it is deallocated.
 unsafe impl GlobalAlloc for Strata {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if debug::enabled() {
-            return debug::alloc(layout.size(), layout.align(), debug::Family::Rust, false);
+        if debug::maybe_enabled() {
+            return alloc_checked(layout.size(), layout.align());
         }
         allocate(layout.size(), layout.align())
     }
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if debug::enabled() {
-            // SAFETY: debug::free checks the pointer itself.
-            return unsafe { debug::free(ptr, debug::Family::Rust, Some(layout.size())) };
+        if debug::maybe_enabled() {
+            // SAFETY: as the caller guarantees.
+            return unsafe { dealloc_checked(ptr, layout.size()) };
         }
         check::on_free_any(ptr);
         // SAFETY: the GlobalAlloc contract: ptr is a live block of ours.

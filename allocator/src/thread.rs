@@ -38,22 +38,24 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 /// as C's `__attribute__((tls_model("initial-exec")))` does. Initial-exec
 /// TLS is static TLS, which a preloaded or linked library always gets and a
 /// `dlopen`ed one gets from glibc's surplus (this is 8 bytes of it). The
-/// slot starts at zero, which [`current`] reads as [`EMPTY_HEAP`].
+/// slot starts as the address of [`EMPTY_HEAP`] (the TLS image is relocated
+/// before any thread copies it), so reading it needs no test.
 #[cfg(all(target_arch = "x86_64", target_os = "linux", not(miri)))]
 mod slot {
     use super::ThreadHeap;
     use core::arch::{asm, global_asm};
 
     global_asm!(
-        ".pushsection .tbss,\"awT\",@nobits",
+        ".pushsection .tdata,\"awT\",@progbits",
         ".p2align 3",
         ".globl strata_thread_heap_slot",
         ".hidden strata_thread_heap_slot",
         ".type strata_thread_heap_slot,@object",
         ".size strata_thread_heap_slot,8",
         "strata_thread_heap_slot:",
-        ".zero 8",
+        ".quad {empty}",
         ".popsection",
+        empty = sym crate::heap::EMPTY_HEAP,
     );
 
     #[inline(always)]
@@ -95,7 +97,8 @@ mod slot {
     use core::ptr;
 
     thread_local! {
-        static HEAP: Cell<*mut ThreadHeap> = const { Cell::new(ptr::null_mut()) };
+        static HEAP: Cell<*mut ThreadHeap> =
+            const { Cell::new(&raw const crate::heap::EMPTY_HEAP as *mut ThreadHeap) };
     }
 
     #[inline(always)]
@@ -112,12 +115,7 @@ mod slot {
 /// This thread's heap, or [`EMPTY_HEAP`] before its first allocation.
 #[inline(always)]
 pub fn current() -> *mut ThreadHeap {
-    let heap = slot::get();
-    if heap.is_null() {
-        &raw const EMPTY_HEAP as *mut ThreadHeap
-    } else {
-        heap
-    }
+    slot::get()
 }
 
 /// The heap that owns orphaned pools; touched only under [`ORPHAN_LOCK`].
@@ -261,7 +259,7 @@ extern "C" fn on_thread_exit(value: *mut libc::c_void) {
     abandon(heap);
     // Allocation after this point (other destructors) gets a fresh heap, and
     // the key is set again, so glibc calls us again for it.
-    slot::set(ptr::null_mut());
+    slot::set(&raw const EMPTY_HEAP as *mut ThreadHeap);
     let mut store = lock_heaps();
     // SAFETY: the heap owns nothing any more; it waits for a new thread.
     unsafe {

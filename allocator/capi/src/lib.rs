@@ -65,9 +65,30 @@ pub(crate) fn fail() -> *mut c_void {
 /// Allocates for any family; null with `ENOMEM` on failure.
 #[inline(always)]
 pub(crate) fn allocate(size: usize, align: usize, family: Family, zeroed: bool) -> *mut u8 {
-    let block = if debug::enabled() {
-        debug::alloc(size, align, family, zeroed)
-    } else if zeroed {
+    if debug::maybe_enabled() {
+        return allocate_checked(size, align, family, zeroed);
+    }
+    allocate_plain(size, align, zeroed)
+}
+
+/// [`allocate`] while debug mode is on or not yet known to be off: out of
+/// line, so that `malloc`'s fast path makes no call.
+#[cold]
+#[inline(never)]
+fn allocate_checked(size: usize, align: usize, family: Family, zeroed: bool) -> *mut u8 {
+    if !debug::enabled() {
+        return allocate_plain(size, align, zeroed);
+    }
+    let block = debug::alloc(size, align, family, zeroed);
+    if block.is_null() {
+        fail();
+    }
+    block
+}
+
+#[inline(always)]
+fn allocate_plain(size: usize, align: usize, zeroed: bool) -> *mut u8 {
+    let block = if zeroed {
         allocate_zeroed(size, align)
     } else {
         raw::alloc(size, align)
@@ -94,12 +115,27 @@ fn allocate_zeroed(size: usize, align: usize) -> *mut u8 {
 /// `ptr` is null or a live block allocated through `family`.
 #[inline(always)]
 pub(crate) unsafe fn free_family(ptr: *mut u8, family: Family, size: Option<usize>) {
+    if debug::maybe_enabled() {
+        // SAFETY: as the caller guarantees.
+        return unsafe { free_checked(ptr, family, size) };
+    }
+    // SAFETY: a pool block is live, as the caller guarantees; the rest is
+    // checked before it is touched.
+    unsafe { raw::free_or_else(ptr, |ptr| free_unpooled(ptr, family)) }
+}
+
+/// [`free_family`] while debug mode is on or not yet known to be off.
+///
+/// # Safety
+/// As [`free_family`].
+#[cold]
+#[inline(never)]
+unsafe fn free_checked(ptr: *mut u8, family: Family, size: Option<usize>) {
     if debug::enabled() {
         // SAFETY: debug::free validates the pointer itself.
         return unsafe { debug::free(ptr, family, size) };
     }
-    // SAFETY: a pool block is live, as the caller guarantees; the rest is
-    // checked before it is touched.
+    // SAFETY: as the caller guarantees.
     unsafe { raw::free_or_else(ptr, |ptr| free_unpooled(ptr, family)) }
 }
 
