@@ -54,6 +54,9 @@ pub const CACHED_MAGIC: usize = 0x5354_5241_5441_4843;
 const CACHE_SLOTS: usize = 8;
 /// Cached mappings never hold more than this in all.
 const CACHE_MAX_BYTES: usize = 512 << 20;
+/// A reused mapping keeps its tail when at most this fraction of it would
+/// sit idle (1/2), and gives the tail back otherwise.
+const IDLE_FRACTION: usize = 2;
 /// How long caching stays on after churn was last seen.
 const CHURN_WINDOW_MS: u64 = 100;
 /// A request this soon after a fitting mapping was unmapped is churn (the
@@ -128,15 +131,21 @@ impl HugeCache {
     }
 
     /// A cached mapping for a request of `len` bytes: the smallest that is
-    /// big enough, else the biggest (the caller grows it, keeping its
-    /// resident pages). A hit, or a miss soon after a mapping was unmapped,
+    /// big enough, else, for a request of at least [`RELOCATE_MIN`], the
+    /// biggest (the caller grows it, keeping its resident pages). A hit, or a miss soon after a mapping was unmapped,
     /// keeps caching on.
     fn take(&mut self, len: usize, now: u64) -> Option<CachedMapping> {
         let entries = &self.entries[..self.count];
+        // Growing a smaller mapping costs system calls, which only saving
+        // the faults of a big one repays.
         let pick = (0..entries.len())
             .filter(|&i| entries[i].len >= len)
             .min_by_key(|&i| entries[i].len)
-            .or_else(|| (0..entries.len()).max_by_key(|&i| entries[i].len));
+            .or_else(|| {
+                (len >= RELOCATE_MIN)
+                    .then(|| (0..entries.len()).max_by_key(|&i| entries[i].len))
+                    .flatten()
+            });
         if pick.is_some()
             || self
                 .ghosts
@@ -244,22 +253,24 @@ fn install(base: *mut u8, len: usize, offset: usize) -> *mut u8 {
     unsafe { base.add(offset) }
 }
 
-/// Makes a cached mapping exactly `len` bytes: a longer one gives its tail
-/// back, so no idle page stays resident; a shorter one grows, in place or by
-/// moving its pages to a new aligned range, so its resident pages still
+/// Fits a cached mapping to a request of `len` bytes and returns its base
+/// and length. A longer one is kept whole when at most half of it would
+/// sit idle and otherwise gives its tail back; a shorter one grows, in place
+/// or by moving its pages to a new aligned range, so its resident pages still
 /// save their faults. Null (the mapping released) if the OS refuses.
-fn fit_mapping(entry: CachedMapping, len: usize) -> *mut u8 {
+fn fit_mapping(entry: CachedMapping, len: usize) -> (*mut u8, usize) {
     let base = entry.base;
     if entry.len >= len {
-        if entry.len > len {
-            // SAFETY: the tail past `len` is part of the cached mapping,
-            // which nobody else uses.
-            os::unmap(unsafe { base.add(len) }, entry.len - len);
+        if entry.len - len <= entry.len / IDLE_FRACTION {
+            return (base, entry.len);
         }
-        return base;
+        // SAFETY: the tail past `len` is part of the cached mapping, which
+        // nobody else uses.
+        os::unmap(unsafe { base.add(len) }, entry.len - len);
+        return (base, len);
     }
     if os::grow_in_place(base, entry.len, len) {
-        return base;
+        return (base, len);
     }
     let to = os::map_aligned(len, ARENA_SIZE, ARENA_SIZE, 0);
     // SAFETY: the cached mapping is ours alone; `to` was just mapped for it.
@@ -268,11 +279,11 @@ fn fit_mapping(entry: CachedMapping, len: usize) -> *mut u8 {
             os::unmap(to, len);
         }
         release_mapping(base, entry.len);
-        return ptr::null_mut();
+        return (ptr::null_mut(), 0);
     }
     registry::register(to as usize, registry::Kind::Huge);
     registry::unregister(base as usize);
-    to
+    (to, len)
 }
 
 /// Maps a huge block (or reuses a cached mapping), zeroed if `zeroed`. Null
@@ -293,11 +304,11 @@ pub fn alloc(size: usize, align: usize, zeroed: bool) -> *mut u8 {
             cache.take(len, now)
         };
         if let Some(entry) = reused {
-            let base = fit_mapping(entry, len);
+            let (base, mapped) = fit_mapping(entry, len);
             if base.is_null() {
                 return base;
             }
-            let block = install(base, len, offset);
+            let block = install(base, mapped, offset);
             if zeroed {
                 // SAFETY: the block holds at least `size` bytes.
                 unsafe { ptr::write_bytes(block, 0, size) };
@@ -398,6 +409,11 @@ pub unsafe fn resize_in_place(ptr: *mut u8, new_size: usize) -> bool {
     }
     true
 }
+
+/// Huge blocks at least this big grow by [`relocate`]; smaller ones are
+/// copied (a copy of less than a mebibyte costs less than the three or four
+/// system calls of a move).
+pub const RELOCATE_MIN: usize = 1 << 20;
 
 /// Moves a huge block to a new mapping of `new_size` bytes (larger than it
 /// has) without copying its contents: the pages are remapped by the kernel,

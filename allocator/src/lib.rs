@@ -242,8 +242,9 @@ unsafe fn reallocate(ptr: *mut u8, old_size: usize, align: usize, new_size: usiz
         if new_size > MEDIUM_MAX && unsafe { large::resize_in_place(ptr, new_size) } {
             return ptr;
         }
-        // Growing a huge block that cannot grow where it is: move its pages.
-        if new_size > usable {
+        // Growing a big huge block that cannot grow where it is: move its
+        // pages. Below RELOCATE_MIN a copy is cheaper than the system calls.
+        if new_size > usable && usable >= large::RELOCATE_MIN {
             // SAFETY: a live huge block.
             let moved = unsafe { large::relocate(ptr, new_size) };
             if !moved.is_null() {

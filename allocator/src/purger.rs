@@ -11,13 +11,22 @@
 //! forked child. It never allocates. `STRATA_PURGE_DELAY_MS` sets its pace.
 
 use crate::os;
-use core::sync::atomic::{AtomicI32, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 
 /// The process that started the purger (a forked child has none running).
 static STARTED_IN: AtomicI32 = AtomicI32::new(0);
+/// When the purger last woke (ms): while recent, it is running and
+/// `ensure_running` needs no system call.
+static HEARTBEAT: AtomicU64 = AtomicU64::new(0);
+/// A heartbeat older than this means no purger runs here (a forked child).
+const STALE_MS: u64 = 1000;
 
 /// Starts the purger thread unless this process already has one.
 pub fn ensure_running() {
+    let beat = HEARTBEAT.load(Ordering::Relaxed);
+    if beat != 0 && os::now_ms() < beat + STALE_MS {
+        return;
+    }
     // SAFETY: getpid has no preconditions.
     let pid = unsafe { libc::getpid() };
     let started = STARTED_IN.load(Ordering::Relaxed);
@@ -48,6 +57,7 @@ pub fn ensure_running() {
 
 extern "C" fn run(_: *mut libc::c_void) -> *mut libc::c_void {
     loop {
+        HEARTBEAT.store(os::now_ms(), Ordering::Relaxed);
         let delay = crate::arena::purge_delay_ms().max(1);
         // Wake a few times per delay so nothing waits much past its deadline.
         let pause_ms = (delay / 2).clamp(1, 250);

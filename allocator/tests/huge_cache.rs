@@ -1,4 +1,4 @@
-//! The huge-block cache: off until blocks churn, never holding idle pages,
+//! The huge-block cache: off until blocks churn, trimming mostly idle reuse,
 //! and huge blocks that grow keep their contents. One test in its own
 //! process, so no other test's huge blocks turn caching on first.
 
