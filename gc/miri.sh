@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 if ! cargo +nightly miri --version >/dev/null 2>&1; then
     echo "miri.sh: installing the nightly Miri component"
-    if ! { rustup toolchain install nightly --profile minimal --component miri rust-src \
+    if ! { rustup toolchain install nightly --profile minimal --component miri --component rust-src \
             || rustup component add miri rust-src --toolchain nightly; }; then
         echo "WARNING: miri.sh: could not install Miri; strata-gc's Miri tests were SKIPPED" >&2
         exit 0

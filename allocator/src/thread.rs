@@ -94,7 +94,7 @@ mod slot {
 #[cfg(not(all(target_arch = "x86_64", target_os = "linux", not(miri))))]
 mod slot {
     use super::ThreadHeap;
-    use core::ptr;
+    use core::cell::Cell;
 
     thread_local! {
         static HEAP: Cell<*mut ThreadHeap> =
@@ -108,7 +108,7 @@ mod slot {
 
     #[inline]
     pub fn set(heap: *mut ThreadHeap) {
-        slot::set(heap);
+        HEAP.with(|cell| cell.set(heap));
     }
 }
 
