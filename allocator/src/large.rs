@@ -47,10 +47,9 @@ pub const CACHED_MAGIC: usize = 0x5354_5241_5441_4843;
 /// A cached mapping stays resident, so caching only pays where mappings are
 /// reused; elsewhere it raises peak memory (a program that frees a big
 /// temporary buffer and then grows its heap would hold both). The cache is
-/// therefore off until churn is seen: a freed mapping that is not cached
-/// leaves a *ghost* (its size and when it was freed, no memory), and a huge
-/// allocation that a ghost freed within the purge delay could have served
-/// turns caching on for [`CHURN_WINDOW_MS`]; every cache hit extends it.
+/// therefore off until churn is seen: a huge allocation within
+/// [`UNMAP_REUSE_MS`] of a huge mapping being unmapped turns caching on for
+/// [`CHURN_WINDOW_MS`], and every cache hit extends it.
 const CACHE_SLOTS: usize = 8;
 /// Cached mappings never hold more than this in all.
 const CACHE_MAX_BYTES: usize = 512 << 20;
@@ -59,9 +58,9 @@ const CACHE_MAX_BYTES: usize = 512 << 20;
 const IDLE_FRACTION: usize = 2;
 /// How long caching stays on after churn was last seen.
 const CHURN_WINDOW_MS: u64 = 100;
-/// A request this soon after a fitting mapping was unmapped is churn (the
-/// clock is coarse: a few milliseconds).
-const GHOST_REUSE_MS: u64 = 1;
+/// A request this soon after a mapping was unmapped is churn (the clock is
+/// coarse: a few milliseconds).
+const UNMAP_REUSE_MS: u64 = 1;
 
 #[derive(Clone, Copy)]
 struct CachedMapping {
@@ -74,9 +73,9 @@ struct HugeCache {
     entries: [CachedMapping; CACHE_SLOTS],
     count: usize,
     bytes: usize,
-    /// Recently unmapped mappings (`base` unused), newest at `ghost_next - 1`.
-    ghosts: [CachedMapping; CACHE_SLOTS],
-    ghost_next: usize,
+    /// When a freed mapping was last unmapped rather than cached (ms); 0:
+    /// never.
+    last_unmapped_at: u64,
     /// Caching is on until this time (ms); 0: not yet seen churn.
     churn_until: u64,
 }
@@ -92,12 +91,7 @@ static CACHE: Mutex<HugeCache> = Mutex::new(HugeCache {
     }; CACHE_SLOTS],
     count: 0,
     bytes: 0,
-    ghosts: [CachedMapping {
-        base: ptr::null_mut(),
-        len: 0,
-        freed_at: 0,
-    }; CACHE_SLOTS],
-    ghost_next: 0,
+    last_unmapped_at: 0,
     churn_until: 0,
 });
 
@@ -132,8 +126,8 @@ impl HugeCache {
 
     /// A cached mapping for a request of `len` bytes: the smallest that is
     /// big enough, else, for a request of at least [`RELOCATE_MIN`], the
-    /// biggest (the caller grows it, keeping its resident pages). A hit, or a miss soon after a mapping was unmapped,
-    /// keeps caching on.
+    /// biggest (the caller grows it, keeping its resident pages). A hit, or a
+    /// miss soon after a mapping was unmapped, keeps caching on.
     fn take(&mut self, len: usize, now: u64) -> Option<CachedMapping> {
         let entries = &self.entries[..self.count];
         // Growing a smaller mapping costs system calls, which only saving
@@ -147,10 +141,7 @@ impl HugeCache {
                     .flatten()
             });
         if pick.is_some()
-            || self
-                .ghosts
-                .iter()
-                .any(|ghost| ghost.freed_at != 0 && now <= ghost.freed_at + GHOST_REUSE_MS)
+            || (self.last_unmapped_at != 0 && now <= self.last_unmapped_at + UNMAP_REUSE_MS)
         {
             self.churn_until = now + CHURN_WINDOW_MS;
         }
@@ -160,16 +151,6 @@ impl HugeCache {
     /// Whether a freed mapping should be kept: only while churn is on.
     fn caching(&self, now: u64) -> bool {
         now < self.churn_until
-    }
-
-    /// Remembers a mapping that was unmapped rather than cached.
-    fn add_ghost(&mut self, len: usize, now: u64) {
-        self.ghosts[self.ghost_next] = CachedMapping {
-            base: ptr::null_mut(),
-            len,
-            freed_at: now,
-        };
-        self.ghost_next = (self.ghost_next + 1) % CACHE_SLOTS;
     }
 
     fn insert(&mut self, base: *mut u8, len: usize, now: u64) {
@@ -272,18 +253,38 @@ fn fit_mapping(entry: CachedMapping, len: usize) -> (*mut u8, usize) {
     if os::grow_in_place(base, entry.len, len) {
         return (base, len);
     }
-    let to = os::map_aligned(len, ARENA_SIZE, ARENA_SIZE, 0);
-    // SAFETY: the cached mapping is ours alone; `to` was just mapped for it.
-    if to.is_null() || !unsafe { os::move_mapping(base, entry.len, len, to) } {
-        if !to.is_null() {
-            os::unmap(to, len);
-        }
+    // SAFETY: the cached mapping is ours alone.
+    let to = unsafe { move_to_new_range(base, entry.len, len) };
+    if to.is_null() {
         release_mapping(base, entry.len);
         return (ptr::null_mut(), 0);
     }
-    registry::register(to as usize, registry::Kind::Huge);
-    registry::unregister(base as usize);
     (to, len)
+}
+
+/// Moves the registered huge mapping `[from, from+old_len)` to a new range
+/// aligned to [`ARENA_SIZE`], grown to `new_len` bytes, by remapping its
+/// pages (no copy), and moves its registration with it. Returns the new base,
+/// or null with the old mapping untouched.
+///
+/// # Safety
+/// The mapping at `from` is strata's and nobody uses it during the move.
+unsafe fn move_to_new_range(from: *mut u8, old_len: usize, new_len: usize) -> *mut u8 {
+    let to = os::map_aligned(new_len, ARENA_SIZE, ARENA_SIZE, 0);
+    if to.is_null() {
+        return to;
+    }
+    // Registered before the move, so a reader that finds the kind finds the
+    // header; the old chunk is forgotten before its pages leave.
+    registry::register(to as usize, registry::Kind::Huge);
+    registry::unregister(from as usize);
+    // SAFETY: as the caller guarantees; `to` was just mapped for it.
+    if !unsafe { os::move_mapping(from, old_len, new_len, to) } {
+        registry::register(from as usize, registry::Kind::Huge);
+        release_mapping(to, new_len);
+        return ptr::null_mut();
+    }
+    to
 }
 
 /// Maps a huge block (or reuses a cached mapping), zeroed if `zeroed`. Null
@@ -349,7 +350,7 @@ pub unsafe fn free(ptr: *mut u8) {
         let mut cache = lock_cache();
         cache.expire(now, false);
         if !cache.caching(now) {
-            cache.add_ghost(len, now);
+            cache.last_unmapped_at = now;
             drop(cache);
             release_mapping(base, len);
             return;
@@ -441,21 +442,11 @@ pub unsafe fn relocate(ptr: *mut u8, new_size: usize) -> *mut u8 {
         return ptr::null_mut();
     };
     debug_assert!(new_len > old_len);
-    let to = os::map_aligned(new_len, ARENA_SIZE, ARENA_SIZE, 0);
+    // SAFETY: the mapping is this live block's own, which the caller hands
+    // over for the move.
+    let to = unsafe { move_to_new_range(header.cast::<u8>(), old_len, new_len) };
     if to.is_null() {
         return to;
-    }
-    let from = header.cast::<u8>();
-    // Registered before the move, so a reader that finds the kind finds the
-    // header; the old chunk is forgotten before its pages leave.
-    registry::register(to as usize, registry::Kind::Huge);
-    registry::unregister(from as usize);
-    // SAFETY: the old mapping is this live block's own; `to` was just mapped
-    // for it.
-    if !unsafe { os::move_mapping(from, old_len, new_len, to) } {
-        registry::register(from as usize, registry::Kind::Huge);
-        release_mapping(to, new_len);
-        return ptr::null_mut();
     }
     // SAFETY: the header moved with its page.
     unsafe { (*to.cast::<HugeHeader>()).map_len = new_len };
