@@ -1,9 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
 /// Runs the built `strata-bench` with `args`. `CARGO` is removed so that
 /// the binary does not try to rebuild its runners (cargo test built them).
@@ -34,38 +33,13 @@ pub fn have_python() -> bool {
     found
 }
 
-/// `libstrata.so` for the `cpython` tests. Cargo does not build another
-/// package's cdylib for these tests, and the outer `cargo test` locks its
-/// target directory, so this runs `cargo build -p strata-capi` (same
-/// profile) into a target directory of its own.
-pub fn strata_library() -> PathBuf {
-    static LIBRARY: OnceLock<PathBuf> = OnceLock::new();
-    LIBRARY
-        .get_or_init(|| {
-            let exe = std::env::current_exe().expect("test executable path");
-            let release = exe
-                .ancestors()
-                .any(|dir| dir.file_name().is_some_and(|name| name == "release"));
-            let target_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("libstrata-build");
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let mut command = Command::new(cargo);
-            command
-                .args(["build", "--quiet", "-p", "strata-capi", "--target-dir"])
-                .arg(&target_dir)
-                .current_dir(env!("CARGO_MANIFEST_DIR"));
-            if release {
-                command.arg("--release");
-            }
-            let status = command.status().expect("run cargo build");
-            assert!(status.success(), "cargo build -p strata-capi failed");
-            let library = target_dir
-                .join(if release { "release" } else { "debug" })
-                .join("libstrata.so");
-            assert!(library.exists(), "{} is missing", library.display());
-            library
-        })
-        .clone()
-}
+/// `libstrata.so` for the `cpython` tests, built the way strata-capi's
+/// tests build it (into a target directory of this test run, since the outer
+/// `cargo test` locks its own).
+#[path = "../../../allocator/capi/tests/common/library.rs"]
+mod library;
+#[allow(unused_imports)] // only the smoke tests run CPython
+pub use library::library as strata_library;
 
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
