@@ -27,6 +27,18 @@ pub const CI_SEED: u64 = 42;
 pub const CI_ALLOCATORS: [&str; 2] = ["strata", "system"];
 /// The allocator whose counts fail the check when they regress.
 pub const GATED_ALLOCATOR: &str = "strata";
+/// Workloads whose counts are printed but cannot fail the check. Strata's
+/// huge-block cache turns on when a huge block is asked for within a
+/// millisecond of one being unmapped, so under callgrind's slowdown how
+/// often `large-churn` maps and unmaps depends on the machine's speed. Its
+/// count (a few ten thousand instructions, mostly system-call wrappers) moves
+/// by a few percent from machine to machine; the native suite measures it.
+pub const UNGATED_WORKLOADS: [&str; 1] = ["large-churn"];
+
+/// Whether a regression of `peer` on `workload` fails the check.
+pub fn gates(workload: &str, peer: &str) -> bool {
+    peer == GATED_ALLOCATOR && !UNGATED_WORKLOADS.contains(&workload)
+}
 pub const DEFAULT_TOLERANCE: &str = "2%";
 
 pub fn plan() -> Plan {
@@ -50,5 +62,20 @@ pub fn plan() -> Plan {
         seed: CI_SEED,
         walk_nodes: 0,
         mode: Mode::Callgrind,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_strata_outside_the_ungated_workloads_gates() {
+        assert!(gates("mixed-sizes", "strata"));
+        assert!(!gates("mixed-sizes", "system"));
+        assert!(!gates("large-churn", "strata"));
+        for workload in UNGATED_WORKLOADS {
+            assert!(CI_WORKLOADS.contains(&workload), "{workload}");
+        }
     }
 }
