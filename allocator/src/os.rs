@@ -101,6 +101,14 @@ pub fn advise_huge_pages(addr: *mut u8, len: usize) {
     }
 }
 
+/// Stops asking for transparent huge pages on a range (best effort).
+pub fn advise_no_huge_pages(addr: *mut u8, len: usize) {
+    // SAFETY: MADV_NOHUGEPAGE only changes how the kernel backs the range.
+    unsafe {
+        libc::madvise(addr.cast(), len, libc::MADV_NOHUGEPAGE);
+    }
+}
+
 /// Writes `bytes` to standard error without allocating.
 pub fn write_stderr(bytes: &[u8]) {
     // SAFETY: writing a valid byte slice to fd 2.

@@ -9,7 +9,7 @@
 //! page is restored and its blocks go back on the free list. Only the owner
 //! thread does this, since the free list is owner-only.
 
-use crate::arena::PAGE_SIZE;
+use crate::arena::{Arena, PAGE_SIZE};
 use crate::os::{self, OS_PAGE};
 use crate::pool::{Block, Pool};
 use core::ptr;
@@ -53,6 +53,13 @@ pub fn purge_pool(pool: &Pool) -> usize {
 
     let mut purged = old_purged;
     let mut newly = 0;
+    let decommit = |page: usize, newly: usize| {
+        if newly == 0 {
+            // SAFETY: a pool in use lies in a live arena.
+            unsafe { (*Arena::of(pool.start.get())).forgo_huge_pages() };
+        }
+        os::decommit((start + page * OS_PAGE) as *mut u8, OS_PAGE);
+    };
     for page in 0..os_pages {
         if purged & (1 << page) != 0 {
             continue;
@@ -69,7 +76,7 @@ pub fn purge_pool(pool: &Pool) -> usize {
             // free list lives in this page, so it can go without bookkeeping.
             // A never-touched tail is not resident; skip the system call.
             if !(in_tail && pool.zeroed.get()) {
-                os::decommit((start + page * OS_PAGE) as *mut u8, OS_PAGE);
+                decommit(page, newly);
                 newly += 1;
             }
             continue;
@@ -78,7 +85,7 @@ pub fn purge_pool(pool: &Pool) -> usize {
             continue; // mixes carved and never-carved blocks: keep it simple
         }
         purged |= 1 << page;
-        os::decommit((start + page * OS_PAGE) as *mut u8, OS_PAGE);
+        decommit(page, newly);
         newly += 1;
     }
     if purged != old_purged {

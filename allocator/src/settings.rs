@@ -5,7 +5,7 @@
 //! | `STRATA_ARENA_SIZE` | `4M` | bytes mapped per arena: 1 MiB to 4 MiB, a multiple of 16 KiB (suffixes `K`, `M`) |
 //! | `STRATA_PURGE_DELAY_MS` | `10` | how long free pages are kept resident before they are given back to the OS |
 //! | `STRATA_RETAIN` | `1` | entirely free arenas kept mapped (their pages are still purged) |
-//! | `STRATA_HUGE_PAGES` | `0` | ask for transparent huge pages on arenas |
+//! | `STRATA_HUGE_PAGES` | `auto` | transparent huge pages on arenas: `1` always, `0` never, `auto` once arenas hold 32 MiB (see `arena.rs`) |
 //! | `STRATA_VERBOSE` | `0` | report arena mapping and unmapping on standard error |
 //! | `STRATA_SHOW_STATS` | `0` | print the statistics table when the program exits |
 //!
@@ -31,12 +31,38 @@ pub struct Settings {
     pub purge_delay_ms: usize,
     /// `STRATA_RETAIN`: entirely free arenas kept mapped for reuse.
     pub retain_arenas: usize,
-    /// `STRATA_HUGE_PAGES`: ask for transparent huge pages on arenas.
-    pub huge_pages: bool,
+    /// `STRATA_HUGE_PAGES`: when to ask for transparent huge pages on arenas.
+    pub huge_pages: HugePages,
     /// `STRATA_VERBOSE`: report notable events on standard error.
     pub verbose: bool,
     /// `STRATA_SHOW_STATS`: print `strata::stats()` at exit.
     pub show_stats: bool,
+}
+
+/// When arenas ask the kernel for transparent huge pages (`madvise` with
+/// `MADV_HUGEPAGE`, which matters where THP is in `madvise` mode).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum HugePages {
+    /// Never (`STRATA_HUGE_PAGES=0`).
+    Off = 0,
+    /// Every arena (`STRATA_HUGE_PAGES=1`).
+    On = 1,
+    /// Arenas mapped once the arenas already hold
+    /// [`AUTO_HUGE_PAGES_BYTES`](crate::arena::AUTO_HUGE_PAGES_BYTES): a heap
+    /// that big gains from fewer TLB misses, a small one keeps its 4 KiB
+    /// granularity (`STRATA_HUGE_PAGES=auto`, the default).
+    Auto = 2,
+}
+
+impl HugePages {
+    fn from_u8(raw: u8) -> HugePages {
+        match raw {
+            0 => HugePages::Off,
+            1 => HugePages::On,
+            _ => HugePages::Auto,
+        }
+    }
 }
 
 /// Largest (and default) arena: the alignment every arena is mapped at.
@@ -53,7 +79,7 @@ impl Settings {
         arena_size: MAX_ARENA_SIZE,
         purge_delay_ms: 10,
         retain_arenas: 1,
-        huge_pages: false,
+        huge_pages: HugePages::Auto,
         verbose: false,
         show_stats: false,
     };
@@ -67,7 +93,7 @@ static STATE: AtomicU8 = AtomicU8::new(UNREAD);
 static ARENA_SIZE: AtomicUsize = AtomicUsize::new(MAX_ARENA_SIZE);
 static PURGE_DELAY_MS: AtomicUsize = AtomicUsize::new(10);
 static RETAIN: AtomicUsize = AtomicUsize::new(1);
-static HUGE_PAGES: AtomicBool = AtomicBool::new(false);
+static HUGE_PAGES: AtomicU8 = AtomicU8::new(HugePages::Auto as u8);
 static VERBOSE: AtomicBool = AtomicBool::new(false);
 static SHOW_STATS: AtomicBool = AtomicBool::new(false);
 static ARENA_SIZE_FROZEN: AtomicBool = AtomicBool::new(false);
@@ -101,7 +127,7 @@ fn store(settings: &Settings) {
     ARENA_SIZE.store(settings.arena_size, Ordering::Relaxed);
     PURGE_DELAY_MS.store(settings.purge_delay_ms, Ordering::Relaxed);
     RETAIN.store(settings.retain_arenas, Ordering::Relaxed);
-    HUGE_PAGES.store(settings.huge_pages, Ordering::Relaxed);
+    HUGE_PAGES.store(settings.huge_pages as u8, Ordering::Relaxed);
     VERBOSE.store(settings.verbose, Ordering::Relaxed);
     SHOW_STATS.store(settings.show_stats, Ordering::Relaxed);
 }
@@ -113,7 +139,7 @@ pub fn get() -> Settings {
         arena_size: ARENA_SIZE.load(Ordering::Relaxed),
         purge_delay_ms: PURGE_DELAY_MS.load(Ordering::Relaxed),
         retain_arenas: RETAIN.load(Ordering::Relaxed),
-        huge_pages: HUGE_PAGES.load(Ordering::Relaxed),
+        huge_pages: HugePages::from_u8(HUGE_PAGES.load(Ordering::Relaxed)),
         verbose: VERBOSE.load(Ordering::Relaxed),
         show_stats: SHOW_STATS.load(Ordering::Relaxed),
     }
@@ -212,7 +238,7 @@ pub fn from_env<'a>(lookup: impl Fn(&CStr) -> Option<&'a [u8]>) -> Settings {
             &lookup,
             c"STRATA_HUGE_PAGES",
             default.huge_pages,
-            parse_flag,
+            parse_huge_pages,
         ),
         verbose: parse(&lookup, c"STRATA_VERBOSE", default.verbose, parse_flag),
         show_stats: parse(
@@ -277,6 +303,14 @@ pub fn parse_flag(raw: &[u8]) -> Option<bool> {
     }
 }
 
+/// `auto`, or a flag as [`parse_flag`] reads it.
+pub fn parse_huge_pages(raw: &[u8]) -> Option<HugePages> {
+    if core::str::from_utf8(raw).ok()?.trim() == "auto" {
+        return Some(HugePages::Auto);
+    }
+    parse_flag(raw).map(|on| if on { HugePages::On } else { HugePages::Off })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,7 +349,7 @@ mod tests {
                 arena_size: 2 << 20,
                 purge_delay_ms: 250,
                 retain_arenas: 0,
-                huge_pages: true,
+                huge_pages: HugePages::On,
                 verbose: true,
                 show_stats: true
             }
@@ -324,6 +358,18 @@ mod tests {
             settings_with(&[("STRATA_ARENA_SIZE", "1048576")]).arena_size,
             1 << 20
         );
+        for (raw, want) in [
+            ("auto", HugePages::Auto),
+            ("0", HugePages::Off),
+            ("off", HugePages::Off),
+            ("1", HugePages::On),
+        ] {
+            assert_eq!(
+                settings_with(&[("STRATA_HUGE_PAGES", raw)]).huge_pages,
+                want,
+                "{raw}"
+            );
+        }
     }
 
     #[test]
@@ -342,6 +388,7 @@ mod tests {
             Settings::DEFAULT.arena_size
         );
         assert_eq!(parse_size(b"12X"), None);
+        assert_eq!(parse_huge_pages(b"Auto"), None);
         assert_eq!(parse_size(b"99999999999999999999G"), None);
     }
 }

@@ -2,7 +2,12 @@
 //! short-lived threads that allocated them.
 
 use crossbeam::channel;
+use std::sync::Mutex;
 use std::thread;
+
+/// Held by every test here: one of them reads process-wide pool counts,
+/// which the others' blocks would inflate if they ran at the same time.
+static SERIAL: Mutex<()> = Mutex::new(());
 
 #[global_allocator]
 static GLOBAL: strata::Strata = strata::Strata;
@@ -25,6 +30,7 @@ fn check(tag: u64, block: &[u64]) {
 
 #[test]
 fn blocks_freed_by_other_threads_keep_their_contents_and_are_reused() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     const THREADS: u64 = 4;
     const PER_THREAD: u64 = 20_000;
     let (senders, receivers): (Vec<_>, Vec<_>) = (0..THREADS)
@@ -74,6 +80,7 @@ fn blocks_freed_by_other_threads_keep_their_contents_and_are_reused() {
 
 #[test]
 fn blocks_outliving_their_thread_are_freed_and_their_memory_reused() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut survivors = Vec::new();
     for round in 0..200u64 {
         let blocks = thread::spawn(move || {
@@ -113,6 +120,7 @@ fn blocks_outliving_their_thread_are_freed_and_their_memory_reused() {
 
 #[test]
 fn many_threads_allocate_concurrently_without_losing_blocks() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let workers: Vec<_> = (0..8)
         .map(|t| {
             thread::spawn(move || {
