@@ -20,13 +20,15 @@
 //! the OS at a useful granularity. pymalloc uses 1 MiB arenas of 16 KiB pools;
 //! strata's arenas also carry the medium classes' multi-page pools.
 //!
-//! Huge pages (`STRATA_HUGE_PAGES`, default `auto`): once the arenas already
-//! mapped hold [`AUTO_HUGE_PAGES_BYTES`], each new arena asks for transparent
-//! huge pages. A heap that big spends real time on TLB misses: CPython's
-//! object-heavy benchmark ran about 10% faster with them (see the capi
-//! README). A smaller heap keeps 4 KiB granularity, so a small program's
-//! resident memory does not grow in 2 MiB steps. An arena that gives pages
-//! back stops asking (see [`Arena::forgo_huge_pages`]).
+//! Huge pages (`STRATA_HUGE_PAGES`): off by default. `1` makes every arena
+//! ask for transparent huge pages; `auto` makes the arenas mapped once the
+//! heap's arenas hold [`AUTO_HUGE_PAGES_BYTES`] ask, so a small program keeps
+//! 4 KiB granularity while a big heap spends less time on TLB misses
+//! (CPython's object-heavy benchmark: about 7% less CPU at 1-2% more peak
+//! memory; see the capi README). It stays off by default because the kernel
+//! may compact memory to find a huge page at fault time, a stall a latency-
+//! sensitive program did not ask for. An arena that gives pages back stops
+//! asking (see [`Arena::forgo_huge_pages`]).
 //!
 //! Every function here that changes arena state runs under one global lock;
 //! pools are acquired and released only on slow paths.
@@ -53,7 +55,7 @@ pub const ARENA_SHIFT: u32 = 22;
 /// See the module docs for why 4 MiB.
 pub const ARENA_SIZE: usize = 1 << ARENA_SHIFT;
 /// Arena bytes mapped before `STRATA_HUGE_PAGES=auto` asks for huge pages
-/// on the next arenas (eight default arenas).
+/// on the next arenas (eight 4 MiB arenas).
 pub const AUTO_HUGE_PAGES_BYTES: usize = 32 << 20;
 /// Pages per arena, header included.
 pub const PAGES_PER_ARENA: usize = ARENA_SIZE / PAGE_SIZE;

@@ -5,7 +5,7 @@
 //! | `STRATA_ARENA_SIZE` | `4M` | bytes mapped per arena: 1 MiB to 4 MiB, a multiple of 16 KiB (suffixes `K`, `M`) |
 //! | `STRATA_PURGE_DELAY_MS` | `10` | how long free pages are kept resident before they are given back to the OS |
 //! | `STRATA_RETAIN` | `1` | entirely free arenas kept mapped (their pages are still purged) |
-//! | `STRATA_HUGE_PAGES` | `auto` | transparent huge pages on arenas: `1` always, `0` never, `auto` once arenas hold 32 MiB (see `arena.rs`) |
+//! | `STRATA_HUGE_PAGES` | `0` | transparent huge pages on arenas: `0` never, `1` always, `auto` once arenas hold 32 MiB (see `arena.rs`) |
 //! | `STRATA_VERBOSE` | `0` | report arena mapping and unmapping on standard error |
 //! | `STRATA_SHOW_STATS` | `0` | print the statistics table when the program exits |
 //!
@@ -44,14 +44,14 @@ pub struct Settings {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum HugePages {
-    /// Never (`STRATA_HUGE_PAGES=0`).
+    /// Never (`STRATA_HUGE_PAGES=0`, the default).
     Off = 0,
     /// Every arena (`STRATA_HUGE_PAGES=1`).
     On = 1,
     /// Arenas mapped once the arenas already hold
     /// [`AUTO_HUGE_PAGES_BYTES`](crate::arena::AUTO_HUGE_PAGES_BYTES): a heap
     /// that big gains from fewer TLB misses, a small one keeps its 4 KiB
-    /// granularity (`STRATA_HUGE_PAGES=auto`, the default).
+    /// granularity (`STRATA_HUGE_PAGES=auto`).
     Auto = 2,
 }
 
@@ -79,7 +79,7 @@ impl Settings {
         arena_size: MAX_ARENA_SIZE,
         purge_delay_ms: 10,
         retain_arenas: 1,
-        huge_pages: HugePages::Auto,
+        huge_pages: HugePages::Off,
         verbose: false,
         show_stats: false,
     };
@@ -93,7 +93,7 @@ static STATE: AtomicU8 = AtomicU8::new(UNREAD);
 static ARENA_SIZE: AtomicUsize = AtomicUsize::new(MAX_ARENA_SIZE);
 static PURGE_DELAY_MS: AtomicUsize = AtomicUsize::new(10);
 static RETAIN: AtomicUsize = AtomicUsize::new(1);
-static HUGE_PAGES: AtomicU8 = AtomicU8::new(HugePages::Auto as u8);
+static HUGE_PAGES: AtomicU8 = AtomicU8::new(HugePages::Off as u8);
 static VERBOSE: AtomicBool = AtomicBool::new(false);
 static SHOW_STATS: AtomicBool = AtomicBool::new(false);
 static ARENA_SIZE_FROZEN: AtomicBool = AtomicBool::new(false);
@@ -159,6 +159,12 @@ pub fn set_purge_delay(delay: Duration) {
 pub fn set_retained_arenas(count: usize) {
     ensure_read();
     RETAIN.store(count, Ordering::Relaxed);
+}
+
+/// Sets when arenas mapped from now on ask for transparent huge pages.
+pub fn set_huge_pages(mode: HugePages) {
+    ensure_read();
+    HUGE_PAGES.store(mode as u8, Ordering::Relaxed);
 }
 
 /// Turns reports on standard error on or off.

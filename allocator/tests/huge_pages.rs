@@ -1,4 +1,4 @@
-//! `STRATA_HUGE_PAGES=auto` (the default): arenas mapped once the heap holds
+//! `STRATA_HUGE_PAGES=auto` (set here from code): arenas mapped once the heap holds
 //! 32 MiB ask for transparent huge pages; the first arenas do not; an arena
 //! that gives pages back stops asking. Observed through the `VmFlags` of
 //! `/proc/self/smaps` (`hg`: MADV_HUGEPAGE, `nh`: MADV_NOHUGEPAGE). One test
@@ -38,10 +38,7 @@ fn big_heaps_ask_for_huge_pages_and_give_them_up_when_they_shrink() {
         eprintln!("SKIPPED: this kernel has no transparent huge pages");
         return;
     }
-    if std::env::var_os("STRATA_HUGE_PAGES").is_some() {
-        eprintln!("SKIPPED: STRATA_HUGE_PAGES is set");
-        return;
-    }
+    strata::settings::set_huge_pages(strata::settings::HugePages::Auto);
     // 64 MiB of 256-byte blocks: the first arenas are mapped while the heap
     // is small, the last ones after it passed 32 MiB.
     let blocks: Vec<Box<[u8; 256]>> = (0..256 * 1024).map(|_| Box::new([7u8; 256])).collect();
