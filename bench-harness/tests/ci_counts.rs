@@ -1,6 +1,8 @@
 //! The counts `strata-bench ci` gates on must not depend on the machine:
 //! two runs of the same job under callgrind count the same instructions.
 
+mod common;
+use common::have;
 use strata_bench::ci::{CI_SCALE, CI_SEED};
 use strata_bench::spawn::{callgrind_command, parse_instructions};
 
@@ -18,20 +20,9 @@ fn count(workload: &str) -> u64 {
     parse_instructions(&stderr).unwrap_or_else(|| panic!("{workload}: no count in {stderr}"))
 }
 
-fn have_valgrind() -> bool {
-    let found = std::process::Command::new("valgrind")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        eprintln!("SKIPPED: valgrind is not installed");
-    }
-    found
-}
-
 #[test]
 fn a_gated_count_is_the_same_on_every_run() {
-    if !have_valgrind() {
+    if !have("valgrind") {
         return;
     }
     // mixed-sizes frees whole pools often enough that, with the default

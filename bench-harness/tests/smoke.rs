@@ -3,7 +3,7 @@
 //! all four families of figures.
 
 mod common;
-use common::{bench, bench_with_env, have_python, stderr, strata_library};
+use common::{bench, bench_with_env, have, stderr, strata_library};
 use std::path::Path;
 use strata_bench::cpython::STRATA_LIBRARY_VAR;
 use strata_bench::record::{Kind, Results};
@@ -131,7 +131,7 @@ fn run_cpython(peers: &str, reps: &str, library: &Path) -> (Results, String) {
 
 #[test]
 fn cpython_runs_on_pymalloc_glibc_and_strata_with_one_checksum() {
-    if !have_python() {
+    if !have("python3") {
         return;
     }
     let (results, _) = run_cpython("pymalloc,system,strata", "2", &strata_library());
@@ -168,7 +168,7 @@ fn cpython_runs_on_pymalloc_glibc_and_strata_with_one_checksum() {
 
 #[test]
 fn cpython_skips_a_peer_whose_library_is_missing_with_one_line() {
-    if !have_python() {
+    if !have("python3") {
         return;
     }
     let missing = Path::new("/nonexistent/libstrata.so");

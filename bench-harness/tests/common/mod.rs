@@ -20,19 +20,6 @@ pub fn bench_with_env(args: &[&str], vars: &[(&str, &Path)]) -> Output {
     command.output().expect("strata-bench runs")
 }
 
-/// Whether `python3` runs; the `cpython` tests are skipped, saying so,
-/// where it does not.
-pub fn have_python() -> bool {
-    let found = Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        eprintln!("SKIPPED: python3 is not installed");
-    }
-    found
-}
-
 /// `libstrata.so` for the `cpython` tests, built the way strata-capi's
 /// tests build it (into a target directory of this test run, since the outer
 /// `cargo test` locks its own).
@@ -40,6 +27,10 @@ pub fn have_python() -> bool {
 mod library;
 #[allow(unused_imports)] // only the smoke tests run CPython
 pub use library::library as strata_library;
+#[path = "../../../allocator/capi/tests/common/tools.rs"]
+mod tools;
+#[allow(unused_imports)] // the smoke and ci_counts tests check for tools
+pub use tools::have;
 
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()

@@ -9,6 +9,8 @@ use std::sync::OnceLock;
 
 mod library;
 pub use library::library;
+mod tools;
+pub use tools::have;
 
 /// A scratch directory of this test run (removed and recreated).
 pub fn scratch(name: &str) -> PathBuf {
@@ -83,18 +85,6 @@ pub fn preloaded(program: impl AsRef<std::ffi::OsStr>) -> Command {
         .env("LD_PRELOAD", library())
         .env_remove("STRATA_DEBUG");
     command
-}
-
-/// Whether `tool` runs (`tool --version`); prints why a test is skipped.
-pub fn have(tool: &str) -> bool {
-    let found = Command::new(tool)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        eprintln!("SKIPPED: `{tool}` is not installed");
-    }
-    found
 }
 
 /// Panics with the program's output unless it exited with status 0.
