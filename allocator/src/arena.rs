@@ -177,7 +177,6 @@ impl Arena {
     /// Gives the free dirty pages back to the OS; returns how many.
     fn purge_free_pages(&self) -> usize {
         let mut purged = 0;
-        let mut huge_checked = false;
         let mut page = HEADER_PAGES;
         let end = self.pages.get();
         while page < end {
@@ -191,10 +190,7 @@ impl Arena {
             while page < end && purgeable(page) {
                 page += 1;
             }
-            if !huge_checked {
-                self.forgo_huge_pages();
-                huge_checked = true;
-            }
+            self.forgo_huge_pages();
             // SAFETY: free pages hold no block; the range lies in this arena.
             os::decommit(
                 unsafe { self.base().add(first * PAGE_SIZE) },

@@ -53,11 +53,9 @@ pub fn purge_pool(pool: &Pool) -> usize {
 
     let mut purged = old_purged;
     let mut newly = 0;
-    let decommit = |page: usize, newly: usize| {
-        if newly == 0 {
-            // SAFETY: a pool in use lies in a live arena.
-            unsafe { (*Arena::of(pool.start.get())).forgo_huge_pages() };
-        }
+    let decommit = |page: usize| {
+        // SAFETY: a pool in use lies in a live arena.
+        unsafe { (*Arena::of(pool.start.get())).forgo_huge_pages() };
         os::decommit((start + page * OS_PAGE) as *mut u8, OS_PAGE);
     };
     for page in 0..os_pages {
@@ -76,7 +74,7 @@ pub fn purge_pool(pool: &Pool) -> usize {
             // free list lives in this page, so it can go without bookkeeping.
             // A never-touched tail is not resident; skip the system call.
             if !(in_tail && pool.zeroed.get()) {
-                decommit(page, newly);
+                decommit(page);
                 newly += 1;
             }
             continue;
@@ -85,7 +83,7 @@ pub fn purge_pool(pool: &Pool) -> usize {
             continue; // mixes carved and never-carved blocks: keep it simple
         }
         purged |= 1 << page;
-        decommit(page, newly);
+        decommit(page);
         newly += 1;
     }
     if purged != old_purged {
