@@ -583,6 +583,33 @@ impl Manager {
             arena = arena_ref.all_next.get();
         }
     }
+    /// Gives back up to `bytes` of free resident arena memory, whatever its
+    /// purge deadline: spare arenas beyond `STRATA_RETAIN` first, then the
+    /// free dirty pages of the other arenas. Returns the bytes given back.
+    fn make_room(&mut self, bytes: usize) -> usize {
+        let retain = crate::settings::get().retain_arenas.min(MAX_SPARES);
+        let mut freed = 0;
+        while freed < bytes && self.spare_count > retain {
+            self.spare_count -= 1;
+            let slot = self.spare_count;
+            let spare = core::mem::replace(&mut self.spares[slot], ptr::null_mut());
+            // SAFETY: spares are live arenas; lock held.
+            freed += unsafe { (*spare).free_dirty_pages() } * PAGE_SIZE;
+            self.unmap_arena(spare);
+        }
+        let mut arena = self.all;
+        while freed < bytes && !arena.is_null() {
+            // SAFETY: `all` links live arenas; lock held.
+            let arena_ref = unsafe { &*arena };
+            if arena_ref.purge_at.get() != 0 {
+                let pages = arena_ref.purge_free_pages();
+                self.counters.pages_purged += pages;
+                freed += pages * PAGE_SIZE;
+            }
+            arena = arena_ref.all_next.get();
+        }
+        freed
+    }
 }
 
 fn report(what: &str, base: *mut u8, bytes: usize) {
@@ -687,6 +714,17 @@ pub fn trim() {
         manager.unmap_arena(spare);
     }
     manager.purge_due(os::now_ms(), true);
+}
+
+/// Called before the heap maps `bytes` of fresh memory that arena pages
+/// cannot provide (a huge block, or a huge block growing): gives back as much
+/// free resident arena memory first, without waiting for its purge delay, so
+/// memory the program freed and no longer reuses is not counted twice. A
+/// program that frees a large part of its heap and then builds a big buffer
+/// (CPython's `json.dumps` after a round of objects died) would otherwise
+/// peak at the freed memory plus the buffer.
+pub fn make_room(bytes: usize) {
+    lock().make_room(bytes);
 }
 
 /// Purges arenas whose delay has passed (called from slow paths and the

@@ -322,6 +322,7 @@ pub fn alloc(size: usize, align: usize, zeroed: bool) -> *mut u8 {
     } else {
         (ARENA_SIZE, 0)
     };
+    crate::arena::make_room(len);
     let base = os::map_aligned(len, ARENA_SIZE, block_align, block_offset);
     if base.is_null() {
         return base;
@@ -399,8 +400,11 @@ pub unsafe fn resize_in_place(ptr: *mut u8, new_size: usize) -> bool {
     if new_len < old_len {
         // SAFETY: the tail beyond new_len is past the block's new end.
         os::unmap(unsafe { base.add(new_len) }, old_len - new_len);
-    } else if !os::grow_in_place(base, old_len, new_len) {
-        return false;
+    } else {
+        crate::arena::make_room(new_len - old_len);
+        if !os::grow_in_place(base, old_len, new_len) {
+            return false;
+        }
     }
     header.map_len = new_len;
     if new_len > old_len {
@@ -442,6 +446,7 @@ pub unsafe fn relocate(ptr: *mut u8, new_size: usize) -> *mut u8 {
         return ptr::null_mut();
     };
     debug_assert!(new_len > old_len);
+    crate::arena::make_room(new_len - old_len);
     // SAFETY: the mapping is this live block's own, which the caller hands
     // over for the move.
     let to = unsafe { move_to_new_range(header.cast::<u8>(), old_len, new_len) };
