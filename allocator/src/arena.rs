@@ -41,7 +41,7 @@ use crate::settings::HugePages;
 use crate::size_class::CLASS_PAGES;
 use core::cell::{Cell, UnsafeCell};
 use core::ptr;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 /// log2 of [`PAGE_SIZE`].
@@ -83,6 +83,9 @@ pub struct Arena {
     /// Pages in this arena, header included (the arena size in pages).
     pages: Cell<usize>,
     free_count: Cell<usize>,
+    /// Free pages that are dirty (may be resident): a pool placed there
+    /// costs no fresh memory. Guarded by the arena lock.
+    dirty_free: Cell<usize>,
     /// When free dirty pages of this arena are due to be purged (0: none).
     purge_at: Cell<u64>,
     /// Whether the arena asked for transparent huge pages and has not given
@@ -154,21 +157,34 @@ impl Arena {
         }
     }
 
-    fn any_dirty(&self, first: usize, count: usize) -> bool {
-        (first..first + count).any(|page| Arena::bit(&self.dirty_map, page))
-    }
-
-    /// The first run of `count` free pages, if any.
-    fn find_run(&self, count: usize) -> Option<usize> {
+    /// The first run of `count` free pages (free and dirty ones only, if
+    /// `dirty`), if any. Whole words of taken pages are skipped at once.
+    fn find_run(&self, count: usize, dirty: bool) -> Option<usize> {
+        // SAFETY: called under the arena lock, which guards the bitmaps.
+        let (free, dirty_map) = unsafe { (&*self.free_map.get(), &*self.dirty_map.get()) };
         let mut run = 0;
-        for page in HEADER_PAGES..self.pages.get() {
-            if Arena::bit(&self.free_map, page) {
-                run += 1;
-                if run == count {
-                    return Some(page + 1 - count);
-                }
+        for (word, &free_bits) in free.iter().enumerate() {
+            let bits = if dirty {
+                free_bits & dirty_map[word]
             } else {
+                free_bits
+            };
+            if bits == 0 {
                 run = 0;
+                continue;
+            }
+            if count == 1 {
+                return Some(word * 64 + bits.trailing_zeros() as usize);
+            }
+            for bit in 0..64 {
+                if bits & (1 << bit) != 0 {
+                    run += 1;
+                    if run == count {
+                        return Some(word * 64 + bit + 1 - count);
+                    }
+                } else {
+                    run = 0;
+                }
             }
         }
         None
@@ -200,6 +216,7 @@ impl Arena {
             purged += page - first;
         }
         self.purge_at.set(0);
+        self.dirty_free.set(0);
         purged
     }
 
@@ -289,6 +306,11 @@ struct Manager {
     spare_count: usize,
     /// The earliest `purge_at` of any arena (0: none pending).
     next_purge: u64,
+    /// Free dirty pages in all arenas (the sum of `Arena::dirty_free`).
+    dirty_free: usize,
+    /// Clean pages given to pools while dirty ones were free elsewhere, not
+    /// yet made room for.
+    fresh_debt: usize,
     /// When memory was last given back to the OS, and when the adaptive delay
     /// last changed (ms).
     last_shrink: u64,
@@ -309,6 +331,8 @@ static MANAGER: Mutex<Manager> = Mutex::new(Manager {
     spares: [ptr::null_mut(); MAX_SPARES],
     spare_count: 0,
     next_purge: 0,
+    dirty_free: 0,
+    fresh_debt: 0,
     last_shrink: 0,
     last_adapt: 0,
     arena_bytes: 0,
@@ -392,14 +416,30 @@ impl Manager {
     }
 
     /// The fullest arena with a run of `pages` free pages, and the run's start.
+    /// Dirty pages come first: while free pages are still resident, a new
+    /// pool placed on clean ones would grow the program's resident memory
+    /// for nothing.
     fn find_free_run(&self, pages: usize) -> Option<(*mut Arena, usize)> {
+        if self.dirty_free >= pages {
+            if let Some(hit) = self.search_buckets(pages, true) {
+                return Some(hit);
+            }
+        }
+        self.search_buckets(pages, false)
+    }
+
+    fn search_buckets(&self, pages: usize, dirty: bool) -> Option<(*mut Arena, usize)> {
         let mut bucket = self.next_occupied(pages);
         while let Some(n) = bucket {
             let mut arena = self.buckets[n];
             while !arena.is_null() {
                 // SAFETY: bucket members are live arenas; lock held.
                 let arena_ref = unsafe { &*arena };
-                if let Some(first) = arena_ref.find_run(pages) {
+                if dirty && arena_ref.dirty_free.get() < pages {
+                    arena = arena_ref.bucket_next.get();
+                    continue;
+                }
+                if let Some(first) = arena_ref.find_run(pages, dirty) {
                     return Some((arena, first));
                 }
                 arena = arena_ref.bucket_next.get();
@@ -493,6 +533,8 @@ impl Manager {
     }
 
     fn unmap_arena(&mut self, arena: *mut Arena) {
+        // SAFETY: arena is live; lock held.
+        self.dirty_free -= unsafe { (*arena).dirty_free.get() };
         // SAFETY: arena is live and entirely free; unlink it before unmapping.
         let bytes = unsafe {
             let prev = (*arena).all_prev.get();
@@ -524,7 +566,20 @@ impl Manager {
         // SAFETY: live arena, lock held.
         let arena_ref = unsafe { &*arena };
         Arena::set_pages(&arena_ref.free_map, first, count, false);
-        let zeroed = !arena_ref.any_dirty(first, count);
+        let dirty = (first..first + count)
+            .filter(|&page| Arena::bit(&arena_ref.dirty_map, page))
+            .count();
+        arena_ref.dirty_free.set(arena_ref.dirty_free.get() - dirty);
+        self.dirty_free -= dirty;
+        let zeroed = dirty == 0;
+        let clean = count - dirty;
+        if clean > 0 && self.dirty_free > 0 {
+            self.fresh_debt += clean * PAGE_SIZE;
+            if self.fresh_debt >= FRESH_BATCH {
+                let debt = core::mem::take(&mut self.fresh_debt);
+                self.make_room_for(debt);
+            }
+        }
         Arena::set_pages(&arena_ref.dirty_map, first, count, true);
         arena_ref.free_count.set(arena_ref.free_count.get() - count);
         for page in first..first + count {
@@ -575,7 +630,7 @@ impl Manager {
             let at = arena_ref.purge_at.get();
             if at != 0 {
                 if force || at <= now {
-                    self.counters.pages_purged += arena_ref.purge_free_pages();
+                    self.counters.pages_purged += self.purge_arena(arena_ref);
                 } else if self.next_purge == 0 || at < self.next_purge {
                     self.next_purge = at;
                 }
@@ -583,6 +638,28 @@ impl Manager {
             arena = arena_ref.all_next.get();
         }
     }
+    /// Purges the free dirty pages of `arena`; returns how many.
+    fn purge_arena(&mut self, arena: &Arena) -> usize {
+        self.dirty_free -= arena.dirty_free.get();
+        arena.purge_free_pages()
+    }
+
+    /// `bytes` of fresh memory are about to become resident: if that takes the
+    /// process past its peak while free arena pages are resident, gives that
+    /// much back (see [`make_room`]).
+    fn make_room_for(&mut self, bytes: usize) {
+        if self.dirty_free == 0 {
+            return; // nothing free is waiting to be given back
+        }
+        let over = match (os::resident_bytes(), os::peak_resident_bytes()) {
+            (Some(now), Some(peak)) => (now + bytes).saturating_sub(peak),
+            _ => bytes,
+        };
+        if over > 0 {
+            self.make_room(over);
+        }
+    }
+
     /// Gives back up to `bytes` of free resident arena memory, whatever its
     /// purge deadline: spare arenas beyond `STRATA_RETAIN` first, then the
     /// free dirty pages of the other arenas. Returns the bytes given back.
@@ -594,7 +671,7 @@ impl Manager {
             let slot = self.spare_count;
             let spare = core::mem::replace(&mut self.spares[slot], ptr::null_mut());
             // SAFETY: spares are live arenas; lock held.
-            freed += unsafe { (*spare).free_dirty_pages() } * PAGE_SIZE;
+            freed += unsafe { (*spare).dirty_free.get() } * PAGE_SIZE;
             self.unmap_arena(spare);
         }
         let mut arena = self.all;
@@ -602,7 +679,7 @@ impl Manager {
             // SAFETY: `all` links live arenas; lock held.
             let arena_ref = unsafe { &*arena };
             if arena_ref.purge_at.get() != 0 {
-                let pages = arena_ref.purge_free_pages();
+                let pages = self.purge_arena(arena_ref);
                 self.counters.pages_purged += pages;
                 freed += pages * PAGE_SIZE;
             }
@@ -679,6 +756,9 @@ pub unsafe fn release_pool(pool: *mut Pool) {
     let arena_ref = unsafe { &*arena };
     Arena::set_pages(&arena_ref.free_map, first, pages, true);
     arena_ref.free_count.set(arena_ref.free_count.get() + pages);
+    // A pool's pages were all marked dirty when it was cut.
+    arena_ref.dirty_free.set(arena_ref.dirty_free.get() + pages);
+    manager.dirty_free += pages;
     manager.schedule_purge(arena_ref, now);
     if arena_ref.free_count.get() == arena_ref.usable() {
         manager.free_arena(arena);
@@ -717,14 +797,36 @@ pub fn trim() {
 }
 
 /// Called before the heap maps `bytes` of fresh memory that arena pages
-/// cannot provide (a huge block, or a huge block growing): gives back as much
-/// free resident arena memory first, without waiting for its purge delay, so
-/// memory the program freed and no longer reuses is not counted twice. A
-/// program that frees a large part of its heap and then builds a big buffer
-/// (CPython's `json.dumps` after a round of objects died) would otherwise
-/// peak at the freed memory plus the buffer.
+/// cannot provide (a huge block, or a huge block growing). Free arena pages
+/// wait out the purge delay so that a program rebuilding what it freed reuses
+/// them, but that wait must not raise the process's peak: when the mapping
+/// would take resident memory past the most the process has held so far,
+/// that much free resident arena memory is given back first. A program that
+/// frees a large part of its heap and then builds a big buffer (CPython's
+/// `json.dumps` after a round of objects died) would otherwise peak at the
+/// freed memory plus the buffer. Where `/proc` cannot be read, all `bytes`
+/// are given back.
 pub fn make_room(bytes: usize) {
-    lock().make_room(bytes);
+    lock().make_room_for(bytes);
+}
+
+/// Fresh memory taken outside the arena lock and not yet made room for.
+static FRESH_DEBT: AtomicUsize = AtomicUsize::new(0);
+
+/// Fresh memory is made room for in batches of this much, so that the
+/// resident-memory reads stay rare.
+const FRESH_BATCH: usize = 1 << 20;
+
+/// Counts `bytes` of fresh memory a pool just made resident (a purged page
+/// brought back); every [`FRESH_BATCH`], makes room for them as
+/// [`make_room`] does.
+pub fn fresh_memory(bytes: usize) {
+    if FRESH_DEBT.fetch_add(bytes, Ordering::Relaxed) + bytes >= FRESH_BATCH {
+        let debt = FRESH_DEBT.swap(0, Ordering::Relaxed);
+        if debt > 0 {
+            make_room(debt);
+        }
+    }
 }
 
 /// Purges arenas whose delay has passed (called from slow paths and the
@@ -831,6 +933,57 @@ pub(crate) mod tests {
             "at most one spare arena is kept: {after:?}"
         );
         assert!(peak.highwater >= before.current + 2);
+    }
+
+    /// Every arena's `dirty_free` matches its bitmaps, and the manager's
+    /// total is their sum.
+    fn assert_dirty_counts_agree() {
+        let manager = lock();
+        let mut sum = 0;
+        let mut arena = manager.all;
+        while !arena.is_null() {
+            // SAFETY: `all` links live arenas; lock held.
+            let arena_ref = unsafe { &*arena };
+            // SAFETY: lock held.
+            let counted = unsafe { arena_ref.free_dirty_pages() };
+            assert_eq!(arena_ref.dirty_free.get(), counted, "arena {arena:p}");
+            sum += counted;
+            arena = arena_ref.all_next.get();
+        }
+        assert_eq!(manager.dirty_free, sum);
+    }
+
+    #[test]
+    fn a_new_pool_takes_a_resident_free_page_before_a_clean_one() {
+        let _serial = ARENA_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+        let _delay = PurgeDelay::set(std::time::Duration::from_secs(3600));
+        // A run of pools; free the first ones and purge them (clean), then
+        // free a later one (dirty): the next pool must land on the dirty one
+        // although clean pages come first in the arena.
+        let mut pools: Vec<*mut Pool> = (0..8).map(|_| acquire_pool(2, owner())).collect();
+        assert!(pools.iter().all(|p| !p.is_null()));
+        let same_arena = Arena::of(pools[0].cast());
+        pools.retain(|&p| Arena::of(p.cast()) == same_arena);
+        assert!(pools.len() >= 4, "the pools share an arena");
+        let clean: Vec<*mut Pool> = pools.drain(..2).collect();
+        for &pool in &clean {
+            // SAFETY: acquired above, no blocks.
+            unsafe { release_pool(pool) };
+        }
+        lock().purge_due(os::now_ms(), true);
+        assert_dirty_counts_agree();
+        let dirty = pools.remove(1);
+        // SAFETY: acquired above, no blocks.
+        unsafe { release_pool(dirty) };
+        assert_dirty_counts_agree();
+        let next = acquire_pool(2, owner());
+        assert_eq!(next, dirty, "the resident free page is used first");
+        // SAFETY: a pool we own.
+        assert!(!unsafe { (*next).zeroed.get() });
+        assert_dirty_counts_agree();
+        pools.push(next);
+        release_all(&mut pools);
+        assert_dirty_counts_agree();
     }
 
     #[test]

@@ -165,3 +165,47 @@ pub fn now_ms() -> u64 {
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
     ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
 }
+
+/// The process's resident memory now, in bytes, from `/proc/self/statm`
+/// (read into a stack buffer: no allocation). `None` where it cannot be read.
+pub fn resident_bytes() -> Option<usize> {
+    // SAFETY: a NUL-terminated path; the descriptor is closed below.
+    let fd = unsafe {
+        libc::open(
+            c"/proc/self/statm".as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return None;
+    }
+    let mut buf = [0u8; 128];
+    // SAFETY: buf is valid for buf.len() bytes.
+    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+    // SAFETY: fd is ours and open.
+    unsafe { libc::close(fd) };
+    let text = buf.get(..usize::try_from(n).ok()?)?;
+    // "size resident shared ...", in pages.
+    let field = text.split(|&b| b == b' ').nth(1)?;
+    let mut pages = 0usize;
+    for &digit in field {
+        if !digit.is_ascii_digit() {
+            return None;
+        }
+        pages = pages
+            .checked_mul(10)?
+            .checked_add((digit - b'0') as usize)?;
+    }
+    pages.checked_mul(OS_PAGE)
+}
+
+/// The most memory the process has had resident, in bytes (`getrusage`).
+pub fn peak_resident_bytes() -> Option<usize> {
+    // SAFETY: an all-zero rusage is a valid out-parameter.
+    let mut usage: libc::rusage = unsafe { core::mem::zeroed() };
+    // SAFETY: usage is a valid out-pointer.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return None;
+    }
+    usize::try_from(usage.ru_maxrss).ok()?.checked_mul(1024)
+}

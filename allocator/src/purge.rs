@@ -139,6 +139,8 @@ pub fn restore_page(pool: &Pool) -> bool {
             added = true;
         }
         if added {
+            // Writing the links faulted the page back in: fresh memory.
+            crate::arena::fresh_memory(OS_PAGE);
             return true;
         }
     }
