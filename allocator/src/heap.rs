@@ -486,6 +486,12 @@ pub unsafe fn free_or_else(ptr: *mut u8, other: impl FnOnce(*mut u8)) {
 /// `pool` is live and `block` is a block of it in use.
 #[inline(never)]
 unsafe fn free_remote(heap: *mut ThreadHeap, pool: *mut Pool, block: *mut Block) {
+    // A pointer into the arena's header (or into pages that are no pool's)
+    // reaches here: its descriptor has no owner.
+    // SAFETY: descriptors of a live arena are readable.
+    if unsafe { (*pool).owner.load(Ordering::Relaxed) }.is_null() {
+        crate::debug::foreign_pointer("free", block.cast());
+    }
     // SAFETY: as the caller guarantees.
     unsafe { (*pool).push_remote(block) };
     count_remote_free(heap);

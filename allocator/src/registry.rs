@@ -69,15 +69,14 @@ pub fn kind(chunk_base: usize) -> Kind {
     }
 }
 
-/// Whether `ptr` lies in an arena's chunk past its first byte, i.e. may be a
-/// pool block: the one test `free` needs to take its fast path. A pointer
-/// that is chunk-aligned never is (a huge block or nothing of ours).
+/// Whether `ptr` lies in an arena's chunk, i.e. may be a pool block: the one
+/// test `free` needs to take its fast path (a shift, a compare and a load).
+/// The arena's header lies in the chunk too; `free` rejects a pointer into
+/// it on its slow path, where the pointer's descriptor is not a live pool.
 #[inline(always)]
 pub fn in_arena(ptr: *const u8) -> bool {
-    let addr = ptr as usize;
     // Acquire as in `kind`: an x86-64 plain load.
-    addr & (ARENA_SIZE - 1) != 0
-        && slot(addr).is_some_and(|slot| slot.load(Ordering::Acquire) == Kind::Arena as u8)
+    slot(ptr as usize).is_some_and(|slot| slot.load(Ordering::Acquire) == Kind::Arena as u8)
 }
 
 #[cfg(test)]
@@ -93,8 +92,8 @@ mod tests {
         assert_eq!(kind(base), Kind::Arena);
         assert!(in_arena((base + 64) as *const u8));
         assert!(
-            !in_arena(base as *const u8),
-            "an arena's first byte is its header"
+            in_arena(base as *const u8),
+            "the whole chunk is the arena's"
         );
         register(base, Kind::Huge);
         assert_eq!(kind(base), Kind::Huge);

@@ -177,4 +177,16 @@ fn memory_errors_go_unnoticed_without_debug_mode_except_foreign_frees() {
         .expect("run api");
     assert_eq!(output.status.signal(), Some(libc::SIGABRT));
     assert!(String::from_utf8_lossy(&output.stderr).contains("a pointer strata never returned"));
+    // So is a pointer into an arena's header, which free's fast path lets
+    // through to the check on its slow path.
+    let output = preloaded(c_program())
+        .arg("header-free")
+        .output()
+        .expect("run api");
+    assert_eq!(output.status.signal(), Some(libc::SIGABRT));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("free of 0x7") && stderr.contains("00000, a pointer strata never"),
+        "{stderr}"
+    );
 }

@@ -3,7 +3,7 @@
  *   api [all]          every function, alignment, errno, overflow, edge
  *                      cases, C++ operators, threads freeing each other's
  *                      blocks, thread heaps released, fork from threads
- *   overflow | underflow | double-free | stack-free | new-free |
+ *   overflow | underflow | double-free | stack-free | header-free | new-free |
  *   write-after-free   one memory error, for debug mode to stop
  *
  * With STRATA_EXPECTED=1 it also checks, through strata's own functions,
@@ -384,6 +384,10 @@ static int memory_error(const char *mode) {
     } else if (!strcmp(mode, "stack-free")) {
         char on_stack[64];
         free(on_stack + 16);
+    } else if (!strcmp(mode, "header-free")) {
+        /* The start of the 4 MiB arena a small block lies in: its header. */
+        char *p = malloc(24);
+        free((void *)((uintptr_t)p & ~(((uintptr_t)4 << 20) - 1)));
     } else if (!strcmp(mode, "new-free")) {
         void *(*new_)(size_t) = lookup("_Znwm");
         free(new_(32));
