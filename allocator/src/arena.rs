@@ -3,7 +3,8 @@
 //! An arena is [`ARENA_SIZE`] bytes mapped from the OS on an `ARENA_SIZE`
 //! boundary, so the arena of any pointer is found by masking its address. Its
 //! first [`HEADER_PAGES`] pages hold the header: the free-page bitmap and one
-//! [`Pool`] descriptor per page (the pool of a pointer is `pools[page_owner[page]]`).
+//! [`Pool`] descriptor per page (`page_owner[page]` locates the descriptor of
+//! the pool holding a page).
 //! The other pages are handed out as pools of 1 to [`POOL_PAGES_MAX`] pages.
 //!
 //! Arenas with free pages are kept in buckets by how many free pages they
@@ -95,14 +96,27 @@ pub struct Arena {
     bucket_next: Cell<*mut Arena>,
     all_next: Cell<*mut Arena>,
     all_prev: Cell<*mut Arena>,
-    /// For every page of a pool, the index of the pool's first page. Written
-    /// under the lock before any block of the pool exists, so readers holding a
-    /// block see it.
-    pub page_owner: [Cell<u8>; PAGES_PER_ARENA],
+    /// For every page of a pool, where the pool's descriptor lies: its byte
+    /// offset from the arena's start in 64-byte units (descriptors are
+    /// cache-line aligned), so `free` finds it with a load, a shift and an
+    /// add. Pages of no pool (the header's, never-used ones) name `pools[0]`,
+    /// which is never a pool. Written under the lock before any block of the
+    /// pool exists, so readers holding a block see it.
+    page_owner: [Cell<u16>; PAGES_PER_ARENA],
     pub pools: [Pool; PAGES_PER_ARENA],
 }
 
 const _: () = assert!(HEADER_PAGES < POOL_PAGES_MAX && PAGES_PER_ARENA <= 256);
+
+/// The unit of `Arena::page_owner`: descriptors are aligned to it, and every
+/// descriptor's offset in units fits a `u16`.
+const DESCRIPTOR_UNIT: usize = 64;
+const _: () = assert!(
+    core::mem::align_of::<Pool>() % DESCRIPTOR_UNIT == 0
+        && core::mem::size_of::<Pool>() % DESCRIPTOR_UNIT == 0
+        && core::mem::offset_of!(Arena, pools) % DESCRIPTOR_UNIT == 0
+        && core::mem::size_of::<Arena>() / DESCRIPTOR_UNIT <= u16::MAX as usize
+);
 const _: () = assert!(HEADER_PAGES + POOL_PAGES_MAX <= crate::settings::MIN_ARENA_SIZE / PAGE_SIZE);
 
 impl Arena {
@@ -127,8 +141,14 @@ impl Arena {
     #[inline(always)]
     pub fn pool_of(&self, ptr: *const u8) -> *mut Pool {
         let page = (ptr as usize & (ARENA_SIZE - 1)) >> PAGE_SHIFT;
-        let head = self.page_owner[page].get() as usize;
-        &self.pools[head] as *const Pool as *mut Pool
+        let offset = self.page_owner[page].get() as usize * DESCRIPTOR_UNIT;
+        self.base().wrapping_add(offset).cast::<Pool>()
+    }
+
+    /// What `page_owner` holds for the pool whose first page is `first`.
+    fn descriptor_offset(first: usize) -> u16 {
+        ((core::mem::offset_of!(Arena, pools) + first * core::mem::size_of::<Pool>())
+            / DESCRIPTOR_UNIT) as u16
     }
 
     fn base(&self) -> *mut u8 {
@@ -478,6 +498,10 @@ impl Manager {
         // the fields set here (Pool::UNUSED is all zero bits).
         unsafe {
             (*arena).magic = ARENA_MAGIC;
+            let unused = Arena::descriptor_offset(0);
+            for owner in &(*arena).page_owner {
+                owner.set(unused);
+            }
             (*arena).huge.store(huge, Ordering::Relaxed);
             (*arena).pages.set(pages);
             Arena::set_pages(&(*arena).free_map, HEADER_PAGES, pages - HEADER_PAGES, true);
@@ -583,7 +607,7 @@ impl Manager {
         Arena::set_pages(&arena_ref.dirty_map, first, count, true);
         arena_ref.free_count.set(arena_ref.free_count.get() - count);
         for page in first..first + count {
-            arena_ref.page_owner[page].set(first as u8);
+            arena_ref.page_owner[page].set(Arena::descriptor_offset(first));
         }
         self.bucket_insert(arena);
         zeroed

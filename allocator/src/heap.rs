@@ -15,7 +15,7 @@ use crate::size_class::NUM_CLASSES;
 use crate::{check, large, registry, thread};
 use core::cell::Cell;
 use core::ptr;
-use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
 /// One size class's pools in one heap.
 pub struct ClassPools {
@@ -51,6 +51,11 @@ pub struct ThreadHeap {
     /// load and store) whose difference, summed, is the remote frees pending.
     pub remote_issued: AtomicU64,
     pub remote_collected: AtomicU64,
+    /// Whether this thread's requests take the checked path: true until
+    /// debug mode is known to be off (see `debug::checked_here`). Kept in
+    /// the heap because the fast paths load the heap anyway, so the test
+    /// costs one compare with no extra load.
+    pub checked: AtomicBool,
 }
 
 // SAFETY: the Cell fields are touched only by the owning thread (the orphanage:
@@ -90,6 +95,7 @@ impl ThreadHeap {
             all_next: Cell::new(ptr::null_mut()),
             remote_issued: AtomicU64::new(0),
             remote_collected: AtomicU64::new(0),
+            checked: AtomicBool::new(true),
         }
     }
 
@@ -325,7 +331,13 @@ impl ThreadHeap {
 /// Allocates a block of `class` for the calling thread. Null when out of memory.
 #[inline(always)]
 pub fn alloc(class: usize) -> *mut u8 {
-    let heap = thread::current();
+    alloc_in(thread::current(), class)
+}
+
+/// [`alloc`] with the calling thread's heap already loaded.
+#[inline(always)]
+pub fn alloc_in(heap: *mut ThreadHeap, class: usize) -> *mut u8 {
+    debug_assert!(ptr::eq(heap, thread::current()));
     // SAFETY: `heap` is this thread's heap (or EMPTY_HEAP) and only this thread
     // touches its lists; its current pools are live pools it owns (or EMPTY_POOL).
     unsafe {
@@ -453,6 +465,17 @@ pub unsafe fn free(ptr: *mut u8) {
 /// If `ptr` lies in an arena, it is a live block there.
 #[inline(always)]
 pub unsafe fn free_or_else(ptr: *mut u8, other: impl FnOnce(*mut u8)) {
+    // SAFETY: as the caller guarantees.
+    unsafe { free_or_else_in(thread::current(), ptr, other) }
+}
+
+/// [`free_or_else`] with the calling thread's heap already loaded.
+///
+/// # Safety
+/// As [`free_or_else`]; `heap` is `thread::current()`.
+#[inline(always)]
+pub unsafe fn free_or_else_in(heap: *mut ThreadHeap, ptr: *mut u8, other: impl FnOnce(*mut u8)) {
+    debug_assert!(ptr::eq(heap, thread::current()));
     if !registry::in_arena(ptr) {
         return other(ptr);
     }
@@ -460,7 +483,6 @@ pub unsafe fn free_or_else(ptr: *mut u8, other: impl FnOnce(*mut u8)) {
     // SAFETY: ptr lies in a live arena, so its pool descriptor is valid.
     let pool = unsafe { (*arena).pool_of(ptr) };
     check::on_free(pool, ptr);
-    let heap = thread::current();
     let block = ptr.cast::<Block>();
     // SAFETY: the pool is live while it has a block in use (ours).
     unsafe {

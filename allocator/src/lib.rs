@@ -133,8 +133,14 @@ pub struct Strata;
 /// Allocates `size` bytes aligned to `align` (a power of two). Null on failure.
 #[inline(always)]
 fn allocate(size: usize, align: usize) -> *mut u8 {
+    allocate_in(thread::current(), size, align)
+}
+
+/// [`allocate`] with the calling thread's heap already loaded.
+#[inline(always)]
+fn allocate_in(heap: *mut heap::ThreadHeap, size: usize, align: usize) -> *mut u8 {
     match size_class::class_for(size, align) {
-        Some(class) => heap::alloc(class),
+        Some(class) => heap::alloc_in(heap, class),
         None => allocate_huge(size, align, false),
     }
 }
@@ -153,6 +159,7 @@ fn alloc_checked(size: usize, align: usize) -> *mut u8 {
     if debug::enabled() {
         return debug::alloc(size, align, debug::Family::Rust, false);
     }
+    debug::leave_checked_path();
     allocate(size, align)
 }
 
@@ -167,6 +174,7 @@ unsafe fn dealloc_checked(ptr: *mut u8, size: usize) {
         // SAFETY: debug::free checks the pointer itself.
         return unsafe { debug::free(ptr, debug::Family::Rust, Some(size)) };
     }
+    debug::leave_checked_path();
     check::on_free_any(ptr);
     // SAFETY: as the caller guarantees.
     unsafe { heap::free(ptr) }
@@ -177,21 +185,24 @@ unsafe fn dealloc_checked(ptr: *mut u8, size: usize) {
 unsafe impl GlobalAlloc for Strata {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if debug::maybe_enabled() {
+        let here = raw::Here::get();
+        if here.checked() {
             return alloc_checked(layout.size(), layout.align());
         }
-        allocate(layout.size(), layout.align())
+        here.alloc(layout.size(), layout.align())
     }
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if debug::maybe_enabled() {
+        let here = raw::Here::get();
+        if here.checked() {
             // SAFETY: as the caller guarantees.
             return unsafe { dealloc_checked(ptr, layout.size()) };
         }
         check::on_free_any(ptr);
-        // SAFETY: the GlobalAlloc contract: ptr is a live block of ours.
-        unsafe { heap::free(ptr) }
+        // SAFETY: the GlobalAlloc contract: ptr is a live block of ours;
+        // anything not in a pool is a huge block.
+        unsafe { here.free_or_else(ptr, |ptr| large::free(ptr)) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
@@ -303,6 +314,49 @@ pub fn trim() {
 /// Low-level entry points for the C API: sizes and alignments without a `Layout`.
 pub mod raw {
     use super::*;
+
+    /// The calling thread's heap, loaded once by a fast path that both tests
+    /// whether to take the checked (debug) path and then allocates or frees.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Here(*mut heap::ThreadHeap);
+
+    impl Here {
+        /// The calling thread's heap (a shared empty one before its first
+        /// allocation). Valid only on the thread that got it.
+        #[inline(always)]
+        pub fn get() -> Here {
+            Here(thread::current())
+        }
+
+        /// Whether requests must take the checked path: debug mode is on or
+        /// not yet known to be off (see [`debug::checked_here`]).
+        #[inline(always)]
+        pub fn checked(self) -> bool {
+            // SAFETY: heaps (and the empty heap) live for the whole process.
+            unsafe {
+                (*self.0)
+                    .checked
+                    .load(core::sync::atomic::Ordering::Relaxed)
+            }
+        }
+
+        /// [`alloc`], with this heap.
+        #[inline(always)]
+        pub fn alloc(self, size: usize, align: usize) -> *mut u8 {
+            debug_assert!(align.is_power_of_two());
+            allocate_in(self.0, size, align)
+        }
+
+        /// [`free_or_else`], with this heap.
+        ///
+        /// # Safety
+        /// As [`free_or_else`]; `self` is the calling thread's.
+        #[inline(always)]
+        pub unsafe fn free_or_else(self, ptr: *mut u8, other: impl FnOnce(*mut u8)) {
+            // SAFETY: as the caller guarantees.
+            unsafe { heap::free_or_else_in(self.0, ptr, other) }
+        }
+    }
 
     /// Allocates `size` bytes aligned to `align` (a power of two). Null on
     /// failure. A zero size gets a unique minimal block.

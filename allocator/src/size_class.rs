@@ -131,12 +131,14 @@ pub fn class_for(size: usize, align: usize) -> Option<usize> {
         // multiples of 128.
         // Compare before rounding: rounding `usize::MAX` up would overflow,
         // and MEDIUM_MAX is a multiple of 16, so a size within it stays so.
-        if size <= SMALL_MAX {
+        // One compare covers 1..=SMALL_MAX (zero wraps past it).
+        if size.wrapping_sub(1) < SMALL_MAX {
             // The class of 16 * ceil(size / 16): arithmetic, no table load.
-            return Some(size.max(1).div_ceil(16) * 2 - 1);
+            return Some((size - 1) / 16 * 2 + 1);
         }
         if size <= MEDIUM_MAX {
-            return Some(class_of(size));
+            // Zero gets the 16-byte class, like a request of one byte.
+            return Some(if size == 0 { 1 } else { class_of(size) });
         }
         return None;
     }
@@ -204,6 +206,17 @@ mod tests {
         for align in [1, 8, 16, 32, 4096] {
             assert_eq!(class_for(usize::MAX, align), None);
             assert_eq!(class_for(usize::MAX - 8, align), None);
+        }
+    }
+
+    #[test]
+    fn malloc_alignment_gets_the_smallest_class_of_a_multiple_of_16() {
+        for size in 0..=MEDIUM_MAX + 1 {
+            let expected = (0..NUM_CLASSES).find(|&c| {
+                let block = CLASS_SIZE[c] as usize;
+                block >= size.max(1) && block % 16 == 0
+            });
+            assert_eq!(class_for(size, 16), expected, "size {size}");
         }
     }
 

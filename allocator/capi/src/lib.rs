@@ -65,10 +65,19 @@ pub(crate) fn fail() -> *mut c_void {
 /// Allocates for any family; null with `ENOMEM` on failure.
 #[inline(always)]
 pub(crate) fn allocate(size: usize, align: usize, family: Family, zeroed: bool) -> *mut u8 {
-    if debug::maybe_enabled() {
+    let here = raw::Here::get();
+    if here.checked() {
         return allocate_checked(size, align, family, zeroed);
     }
-    allocate_plain(size, align, zeroed)
+    let block = if zeroed {
+        allocate_zeroed(size, align)
+    } else {
+        here.alloc(size, align)
+    };
+    if block.is_null() {
+        fail();
+    }
+    block
 }
 
 /// [`allocate`] while debug mode is on or not yet known to be off: out of
@@ -77,6 +86,7 @@ pub(crate) fn allocate(size: usize, align: usize, family: Family, zeroed: bool) 
 #[inline(never)]
 fn allocate_checked(size: usize, align: usize, family: Family, zeroed: bool) -> *mut u8 {
     if !debug::enabled() {
+        debug::leave_checked_path();
         return allocate_plain(size, align, zeroed);
     }
     let block = debug::alloc(size, align, family, zeroed);
@@ -115,13 +125,14 @@ fn allocate_zeroed(size: usize, align: usize) -> *mut u8 {
 /// `ptr` is null or a live block allocated through `family`.
 #[inline(always)]
 pub(crate) unsafe fn free_family(ptr: *mut u8, family: Family, size: Option<usize>) {
-    if debug::maybe_enabled() {
+    let here = raw::Here::get();
+    if here.checked() {
         // SAFETY: as the caller guarantees.
         return unsafe { free_checked(ptr, family, size) };
     }
     // SAFETY: a pool block is live, as the caller guarantees; the rest is
     // checked before it is touched.
-    unsafe { raw::free_or_else(ptr, |ptr| free_unpooled(ptr, family)) }
+    unsafe { here.free_or_else(ptr, |ptr| free_unpooled(ptr, family)) }
 }
 
 /// [`free_family`] while debug mode is on or not yet known to be off.
@@ -135,6 +146,7 @@ unsafe fn free_checked(ptr: *mut u8, family: Family, size: Option<usize>) {
         // SAFETY: debug::free validates the pointer itself.
         return unsafe { debug::free(ptr, family, size) };
     }
+    debug::leave_checked_path();
     // SAFETY: as the caller guarantees.
     unsafe { raw::free_or_else(ptr, |ptr| free_unpooled(ptr, family)) }
 }
