@@ -37,9 +37,9 @@
 use crate::heap::ThreadHeap;
 use crate::os;
 use crate::pool::Pool;
-use crate::registry;
 use crate::settings::HugePages;
 use crate::size_class::CLASS_PAGES;
+use crate::{large, registry};
 use core::cell::{Cell, UnsafeCell};
 use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -331,6 +331,10 @@ struct Manager {
     /// Clean pages given to pools while dirty ones were free elsewhere, not
     /// yet made room for.
     fresh_debt: usize,
+    /// Pages held by pools.
+    pool_pages: usize,
+    /// The most [`Manager::footprint`] has been when last looked at.
+    peak_footprint: usize,
     /// When memory was last given back to the OS, and when the adaptive delay
     /// last changed (ms).
     last_shrink: u64,
@@ -353,6 +357,8 @@ static MANAGER: Mutex<Manager> = Mutex::new(Manager {
     next_purge: 0,
     dirty_free: 0,
     fresh_debt: 0,
+    pool_pages: 0,
+    peak_footprint: 0,
     last_shrink: 0,
     last_adapt: 0,
     arena_bytes: 0,
@@ -596,12 +602,14 @@ impl Manager {
         arena_ref.dirty_free.set(arena_ref.dirty_free.get() - dirty);
         self.dirty_free -= dirty;
         let zeroed = dirty == 0;
+        self.pool_pages += count;
         let clean = count - dirty;
-        if clean > 0 && self.dirty_free > 0 {
+        if clean > 0 {
+            // Fresh memory: counted in the footprint already (extra 0).
             self.fresh_debt += clean * PAGE_SIZE;
-            if self.fresh_debt >= FRESH_BATCH {
-                let debt = core::mem::take(&mut self.fresh_debt);
-                self.make_room_for(debt);
+            if self.fresh_debt >= FRESH_BATCH || self.dirty_free == 0 {
+                self.fresh_debt = 0;
+                self.make_room_for(0);
             }
         }
         Arena::set_pages(&arena_ref.dirty_map, first, count, true);
@@ -668,20 +676,29 @@ impl Manager {
         arena.purge_free_pages()
     }
 
-    /// `bytes` of fresh memory are about to become resident: if that takes the
-    /// process past its peak while free arena pages are resident, gives that
-    /// much back (see [`make_room`]).
-    fn make_room_for(&mut self, bytes: usize) {
-        if self.dirty_free == 0 {
-            return; // nothing free is waiting to be given back
+    /// The memory strata holds that may be resident: pool pages (less those
+    /// given back inside pools), free arena pages not yet purged, and huge
+    /// blocks and cached huge mappings. Kept from counters, not read from
+    /// the OS, so that it costs no system call and a run's decisions do not
+    /// depend on the machine.
+    fn footprint(&self) -> usize {
+        ((self.pool_pages + self.dirty_free) * PAGE_SIZE)
+            .saturating_sub(POOL_BYTES_PURGED.load(Ordering::Relaxed))
+            + large::footprint()
+    }
+
+    /// `extra` bytes that the footprint does not count yet are about to
+    /// become resident (a huge mapping; 0 for fresh memory already counted):
+    /// whatever would take the footprint past its peak while free arena
+    /// pages are resident is given back first (see [`make_room`]).
+    fn make_room_for(&mut self, extra: usize) {
+        if self.dirty_free > 0 {
+            let over = (self.footprint() + extra).saturating_sub(self.peak_footprint);
+            if over > 0 {
+                self.make_room(over);
+            }
         }
-        let over = match (os::resident_bytes(), os::peak_resident_bytes()) {
-            (Some(now), Some(peak)) => (now + bytes).saturating_sub(peak),
-            _ => bytes,
-        };
-        if over > 0 {
-            self.make_room(over);
-        }
+        self.peak_footprint = self.peak_footprint.max(self.footprint() + extra);
     }
 
     /// Gives back up to `bytes` of free resident arena memory, whatever its
@@ -780,9 +797,12 @@ pub unsafe fn release_pool(pool: *mut Pool) {
     let arena_ref = unsafe { &*arena };
     Arena::set_pages(&arena_ref.free_map, first, pages, true);
     arena_ref.free_count.set(arena_ref.free_count.get() + pages);
-    // A pool's pages were all marked dirty when it was cut.
+    // A pool's pages were all marked dirty when it was cut (those it purged
+    // inside now count as dirty free pages until the arena purges them).
     arena_ref.dirty_free.set(arena_ref.dirty_free.get() + pages);
     manager.dirty_free += pages;
+    manager.pool_pages -= pages;
+    pool_bytes_forgotten(crate::purge::purged_pages(pool_ref) * os::OS_PAGE);
     manager.schedule_purge(arena_ref, now);
     if arena_ref.free_count.get() == arena_ref.usable() {
         manager.free_arena(arena);
@@ -823,34 +843,50 @@ pub fn trim() {
 /// Called before the heap maps `bytes` of fresh memory that arena pages
 /// cannot provide (a huge block, or a huge block growing). Free arena pages
 /// wait out the purge delay so that a program rebuilding what it freed reuses
-/// them, but that wait must not raise the process's peak: when the mapping
-/// would take resident memory past the most the process has held so far,
-/// that much free resident arena memory is given back first. A program that
-/// frees a large part of its heap and then builds a big buffer (CPython's
-/// `json.dumps` after a round of objects died) would otherwise peak at the
-/// freed memory plus the buffer. Where `/proc` cannot be read, all `bytes`
-/// are given back.
+/// them, but that wait must not raise strata's peak: when the mapping would
+/// take strata's footprint (the memory it holds that may be resident) past
+/// the most it has held so far, that much free resident arena memory is
+/// given back first. A program that frees a large part of its heap and then
+/// builds a big buffer (CPython's `json.dumps` after a round of objects died)
+/// would otherwise peak at the freed memory plus the buffer.
 pub fn make_room(bytes: usize) {
     lock().make_room_for(bytes);
 }
 
+/// Bytes given back to the OS inside pools still in use (see `purge.rs`):
+/// counted in their pools' pages but not resident.
+static POOL_BYTES_PURGED: AtomicUsize = AtomicUsize::new(0);
+
 /// Fresh memory taken outside the arena lock and not yet made room for.
 static FRESH_DEBT: AtomicUsize = AtomicUsize::new(0);
 
-/// Fresh memory is made room for in batches of this much, so that the
-/// resident-memory reads stay rare.
+/// Fresh memory is made room for in batches of this much, so that the arena
+/// lock is taken rarely for it.
 const FRESH_BATCH: usize = 1 << 20;
 
-/// Counts `bytes` of fresh memory a pool just made resident (a purged page
-/// brought back); every [`FRESH_BATCH`], makes room for them as
-/// [`make_room`] does.
-pub fn fresh_memory(bytes: usize) {
+/// `purge.rs` gave back `bytes` inside pools still in use.
+pub fn pool_bytes_purged(bytes: usize) {
+    POOL_BYTES_PURGED.fetch_add(bytes, Ordering::Relaxed);
+}
+
+/// `purge.rs` brought back `bytes` of a pool's purged pages: fresh memory,
+/// made room for every [`FRESH_BATCH`] as [`make_room`] does.
+pub fn pool_bytes_restored(bytes: usize) {
+    pool_bytes_forgotten(bytes);
     if FRESH_DEBT.fetch_add(bytes, Ordering::Relaxed) + bytes >= FRESH_BATCH {
         let debt = FRESH_DEBT.swap(0, Ordering::Relaxed);
         if debt > 0 {
-            make_room(debt);
+            lock().make_room_for(0);
         }
     }
+}
+
+/// Purged bytes of a pool that no longer counts them (restored, or the pool
+/// went back to its arena, whose free pages count them as dirty).
+fn pool_bytes_forgotten(bytes: usize) {
+    let _ = POOL_BYTES_PURGED.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |purged| {
+        Some(purged.saturating_sub(bytes))
+    });
 }
 
 /// Purges arenas whose delay has passed (called from slow paths and the
@@ -960,10 +996,11 @@ pub(crate) mod tests {
     }
 
     /// Every arena's `dirty_free` matches its bitmaps, and the manager's
-    /// total is their sum.
+    /// totals (dirty free pages, pool pages) are their sums.
     fn assert_dirty_counts_agree() {
         let manager = lock();
         let mut sum = 0;
+        let mut pool_pages = 0;
         let mut arena = manager.all;
         while !arena.is_null() {
             // SAFETY: `all` links live arenas; lock held.
@@ -972,9 +1009,11 @@ pub(crate) mod tests {
             let counted = unsafe { arena_ref.free_dirty_pages() };
             assert_eq!(arena_ref.dirty_free.get(), counted, "arena {arena:p}");
             sum += counted;
+            pool_pages += arena_ref.usable() - arena_ref.free_count.get();
             arena = arena_ref.all_next.get();
         }
         assert_eq!(manager.dirty_free, sum);
+        assert_eq!(manager.pool_pages, pool_pages);
     }
 
     #[test]

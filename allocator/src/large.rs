@@ -107,6 +107,7 @@ impl HugeCache {
         self.count -= 1;
         self.entries[index] = self.entries[self.count];
         self.bytes -= entry.len;
+        CACHED_BYTES.fetch_sub(entry.len, Ordering::Relaxed);
         entry
     }
 
@@ -168,6 +169,7 @@ impl HugeCache {
         };
         self.count += 1;
         self.bytes += len;
+        CACHED_BYTES.fetch_add(len, Ordering::Relaxed);
     }
 }
 
@@ -188,6 +190,14 @@ pub fn trim() {
 
 static HUGE_BLOCKS: AtomicUsize = AtomicUsize::new(0);
 static HUGE_BYTES: AtomicUsize = AtomicUsize::new(0);
+/// The huge cache's `bytes`, readable without its lock.
+static CACHED_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// Bytes of huge blocks and cached huge mappings (part of the arena
+/// manager's footprint).
+pub fn footprint() -> usize {
+    HUGE_BYTES.load(Ordering::Relaxed) + CACHED_BYTES.load(Ordering::Relaxed)
+}
 
 /// Live huge blocks, the bytes mapped for them, and bytes in cached mappings.
 pub fn counters() -> (usize, usize, usize) {

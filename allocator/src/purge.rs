@@ -89,6 +89,8 @@ pub fn purge_pool(pool: &Pool) -> usize {
     if purged != old_purged {
         rebuild_free_list(pool, &free, purged, carved);
         pool.purged.set(purged);
+        let pages = (purged.count_ones() - old_purged.count_ones()) as usize;
+        crate::arena::pool_bytes_purged(pages * OS_PAGE);
     }
     newly
 }
@@ -140,7 +142,7 @@ pub fn restore_page(pool: &Pool) -> bool {
         }
         if added {
             // Writing the links faulted the page back in: fresh memory.
-            crate::arena::fresh_memory(OS_PAGE);
+            crate::arena::pool_bytes_restored(OS_PAGE);
             return true;
         }
     }
