@@ -605,9 +605,10 @@ impl Manager {
         self.pool_pages += count;
         let clean = count - dirty;
         if clean > 0 {
-            // Fresh memory: counted in the footprint already (extra 0).
+            // Fresh memory, counted in the footprint already (extra 0); the
+            // peak is brought up to date once per batch.
             self.fresh_debt += clean * PAGE_SIZE;
-            if self.fresh_debt >= FRESH_BATCH || self.dirty_free == 0 {
+            if self.fresh_debt >= FRESH_BATCH {
                 self.fresh_debt = 0;
                 self.make_room_for(0);
             }
@@ -802,7 +803,9 @@ pub unsafe fn release_pool(pool: *mut Pool) {
     arena_ref.dirty_free.set(arena_ref.dirty_free.get() + pages);
     manager.dirty_free += pages;
     manager.pool_pages -= pages;
-    pool_bytes_forgotten(crate::purge::purged_pages(pool_ref) * os::OS_PAGE);
+    if pool_ref.purged.get() != 0 {
+        pool_bytes_forgotten(crate::purge::purged_pages(pool_ref) * os::OS_PAGE);
+    }
     manager.schedule_purge(arena_ref, now);
     if arena_ref.free_count.get() == arena_ref.usable() {
         manager.free_arena(arena);
