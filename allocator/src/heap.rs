@@ -337,6 +337,18 @@ pub fn alloc(class: usize) -> *mut u8 {
 /// [`alloc`] with the calling thread's heap already loaded.
 #[inline(always)]
 pub fn alloc_in(heap: *mut ThreadHeap, class: usize) -> *mut u8 {
+    let block = alloc_fast_in(heap, class);
+    if !block.is_null() {
+        return block;
+    }
+    alloc_refill(heap, class)
+}
+
+/// The fast path alone: a block from the current pool's free list or its
+/// never-used tail, or null (the caller then takes a slow path, which
+/// [`alloc_in`] does by calling `alloc_refill`). Makes no call.
+#[inline(always)]
+pub fn alloc_fast_in(heap: *mut ThreadHeap, class: usize) -> *mut u8 {
     debug_assert!(ptr::eq(heap, thread::current()));
     // SAFETY: `heap` is this thread's heap (or EMPTY_HEAP) and only this thread
     // touches its lists; its current pools are live pools it owns (or EMPTY_POOL).
@@ -360,14 +372,20 @@ pub fn alloc_in(heap: *mut ThreadHeap, class: usize) -> *mut u8 {
             (*pool).set_used((*pool).used() + 1);
             return tail;
         }
-        alloc_refill(heap, class)
+        ptr::null_mut()
     }
 }
 
 /// The current pool has neither a free block nor a tail: bring back a purged
 /// page, or go to the slow path.
+///
+/// The out-of-line functions that the fast paths call are `extern "C"`:
+/// nothing in the allocator may unwind, and a callee that cannot unwind
+/// needs no landing pad in its caller, so `malloc` and `free` tail-call them
+/// and keep no stack frame. A panic in one of them (a debug assertion)
+/// aborts the process instead.
 #[inline(never)]
-fn alloc_refill(heap: *mut ThreadHeap, class: usize) -> *mut u8 {
+extern "C" fn alloc_refill(heap: *mut ThreadHeap, class: usize) -> *mut u8 {
     // SAFETY: as in `alloc`.
     let pool = unsafe { &*(*heap).classes[class].current.get() };
     let block = take_block(pool);
@@ -497,9 +515,16 @@ pub unsafe fn free_or_else_in(heap: *mut ThreadHeap, ptr: *mut u8, other: impl F
         // avail list, an empty one back to its arena, a sparse one becomes
         // a purge candidate; the current pool never leaves here.
         if used < (*pool).slow_below.get() {
-            (*heap).settle(pool);
+            settle_after_free(heap, pool);
         }
     }
+}
+
+/// `settle` for the free fast path (`extern "C"`: see `alloc_refill`).
+#[inline(never)]
+extern "C" fn settle_after_free(heap: *mut ThreadHeap, pool: *mut Pool) {
+    // SAFETY: `heap` is the calling thread's heap, which owns `pool`.
+    unsafe { (*heap).settle(pool) }
 }
 
 /// A free into another thread's pool: onto its remote list.
@@ -507,7 +532,7 @@ pub unsafe fn free_or_else_in(heap: *mut ThreadHeap, ptr: *mut u8, other: impl F
 /// # Safety
 /// `pool` is live and `block` is a block of it in use.
 #[inline(never)]
-unsafe fn free_remote(heap: *mut ThreadHeap, pool: *mut Pool, block: *mut Block) {
+unsafe extern "C" fn free_remote(heap: *mut ThreadHeap, pool: *mut Pool, block: *mut Block) {
     // A pointer into the arena's header (or into pages that are no pool's)
     // reaches here: its descriptor has no owner.
     // SAFETY: descriptors of a live arena are readable.

@@ -347,6 +347,19 @@ pub mod raw {
             allocate_in(self.0, size, align)
         }
 
+        /// Only the fast path of [`Here::alloc`]: a pooled block if the
+        /// current pool of its class has one at hand, else null, in which
+        /// case the caller calls [`alloc`] (out of line, so that its own fast
+        /// path makes no call and keeps no stack frame).
+        #[inline(always)]
+        pub fn alloc_fast(self, size: usize, align: usize) -> *mut u8 {
+            debug_assert!(align.is_power_of_two());
+            match size_class::class_for(size, align) {
+                Some(class) => heap::alloc_fast_in(self.0, class),
+                None => ptr::null_mut(),
+            }
+        }
+
         /// [`free_or_else`], with this heap.
         ///
         /// # Safety

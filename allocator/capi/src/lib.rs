@@ -69,22 +69,28 @@ pub(crate) fn allocate(size: usize, align: usize, family: Family, zeroed: bool) 
     if here.checked() {
         return allocate_checked(size, align, family, zeroed);
     }
-    let block = if zeroed {
-        allocate_zeroed(size, align)
-    } else {
-        here.alloc(size, align)
-    };
-    if block.is_null() {
-        fail();
+    if !zeroed {
+        let block = here.alloc_fast(size, align);
+        if !block.is_null() {
+            return block;
+        }
     }
-    block
+    allocate_slow(size, align, zeroed)
+}
+
+/// [`allocate`] when the fast path has no block at hand, or for `calloc`.
+#[inline(never)]
+extern "C" fn allocate_slow(size: usize, align: usize, zeroed: bool) -> *mut u8 {
+    allocate_plain(size, align, zeroed)
 }
 
 /// [`allocate`] while debug mode is on or not yet known to be off: out of
-/// line, so that `malloc`'s fast path makes no call.
+/// line, so that `malloc`'s fast path makes no call. The out-of-line paths
+/// are `extern "C"`: they cannot unwind (a panic aborts), so the fast paths
+/// need no landing pad and tail-call them without a stack frame.
 #[cold]
 #[inline(never)]
-fn allocate_checked(size: usize, align: usize, family: Family, zeroed: bool) -> *mut u8 {
+extern "C" fn allocate_checked(size: usize, align: usize, family: Family, zeroed: bool) -> *mut u8 {
     if !debug::enabled() {
         debug::leave_checked_path();
         return allocate_plain(size, align, zeroed);
@@ -128,7 +134,7 @@ pub(crate) unsafe fn free_family(ptr: *mut u8, family: Family, size: Option<usiz
     let here = raw::Here::get();
     if here.checked() {
         // SAFETY: as the caller guarantees.
-        return unsafe { free_checked(ptr, family, size) };
+        return unsafe { free_checked(ptr, family, size.unwrap_or(0), size.is_some()) };
     }
     // SAFETY: a pool block is live, as the caller guarantees; the rest is
     // checked before it is touched.
@@ -141,7 +147,8 @@ pub(crate) unsafe fn free_family(ptr: *mut u8, family: Family, size: Option<usiz
 /// As [`free_family`].
 #[cold]
 #[inline(never)]
-unsafe fn free_checked(ptr: *mut u8, family: Family, size: Option<usize>) {
+unsafe extern "C" fn free_checked(ptr: *mut u8, family: Family, size: usize, sized: bool) {
+    let size = sized.then_some(size);
     if debug::enabled() {
         // SAFETY: debug::free validates the pointer itself.
         return unsafe { debug::free(ptr, family, size) };
@@ -158,7 +165,7 @@ unsafe fn free_checked(ptr: *mut u8, family: Family, size: Option<usize>) {
 /// `ptr` is null, a live huge block, or not strata's at all.
 #[cold]
 #[inline(never)]
-unsafe fn free_unpooled(ptr: *mut u8, family: Family) {
+unsafe extern "C" fn free_unpooled(ptr: *mut u8, family: Family) {
     if ptr.is_null() {
         return;
     }
