@@ -162,7 +162,9 @@ impl ThreadHeap {
     /// Owner only: puts a pool whose free count changed on the right list,
     /// gives it back to its arena when it is empty, and makes it a purge
     /// candidate when it turns sparse.
-    pub fn settle(&self, pool: *mut Pool) {
+    ///
+    /// `extern "C"` because the free fast path calls it: see `alloc_refill`.
+    pub extern "C" fn settle(&self, pool: *mut Pool) {
         // SAFETY: the caller owns the live pool.
         let pool_ref = unsafe { &*pool };
         let lists = &self.classes[pool_ref.class.get() as usize];
@@ -337,18 +339,22 @@ pub fn alloc(class: usize) -> *mut u8 {
 /// [`alloc`] with the calling thread's heap already loaded.
 #[inline(always)]
 pub fn alloc_in(heap: *mut ThreadHeap, class: usize) -> *mut u8 {
-    let block = alloc_fast_in(heap, class);
-    if !block.is_null() {
-        return block;
-    }
-    alloc_refill(heap, class)
+    alloc_or_else(heap, class, || alloc_refill(heap, class))
 }
 
 /// The fast path alone: a block from the current pool's free list or its
-/// never-used tail, or null (the caller then takes a slow path, which
-/// [`alloc_in`] does by calling `alloc_refill`). Makes no call.
+/// never-used tail, or null (the caller then takes a slow path). Makes no
+/// call.
 #[inline(always)]
 pub fn alloc_fast_in(heap: *mut ThreadHeap, class: usize) -> *mut u8 {
+    alloc_or_else(heap, class, ptr::null_mut)
+}
+
+/// A block from the current pool's free list or never-used tail, or
+/// whatever `slow` returns. Each branch returns directly, so the caller's
+/// fast path tests nothing after it.
+#[inline(always)]
+fn alloc_or_else(heap: *mut ThreadHeap, class: usize, slow: impl FnOnce() -> *mut u8) -> *mut u8 {
     debug_assert!(ptr::eq(heap, thread::current()));
     // SAFETY: `heap` is this thread's heap (or EMPTY_HEAP) and only this thread
     // touches its lists; its current pools are live pools it owns (or EMPTY_POOL).
@@ -372,8 +378,8 @@ pub fn alloc_fast_in(heap: *mut ThreadHeap, class: usize) -> *mut u8 {
             (*pool).set_used((*pool).used() + 1);
             return tail;
         }
-        ptr::null_mut()
     }
+    slow()
 }
 
 /// The current pool has neither a free block nor a tail: bring back a purged
@@ -515,16 +521,9 @@ pub unsafe fn free_or_else_in(heap: *mut ThreadHeap, ptr: *mut u8, other: impl F
         // avail list, an empty one back to its arena, a sparse one becomes
         // a purge candidate; the current pool never leaves here.
         if used < (*pool).slow_below.get() {
-            settle_after_free(heap, pool);
+            (*heap).settle(pool);
         }
     }
-}
-
-/// `settle` for the free fast path (`extern "C"`: see `alloc_refill`).
-#[inline(never)]
-extern "C" fn settle_after_free(heap: *mut ThreadHeap, pool: *mut Pool) {
-    // SAFETY: `heap` is the calling thread's heap, which owns `pool`.
-    unsafe { (*heap).settle(pool) }
 }
 
 /// A free into another thread's pool: onto its remote list.
