@@ -120,6 +120,11 @@ pub fn class_of(size: usize) -> usize {
 #[inline(always)]
 pub fn class_for(size: usize, align: usize) -> Option<usize> {
     if align <= 8 {
+        // One compare covers 1..=SMALL_MAX (zero wraps past it), and the
+        // class is one shift: class i holds 8 * (i + 1) bytes.
+        if size.wrapping_sub(1) < SMALL_MAX {
+            return Some((size - 1) >> 3);
+        }
         if size <= MEDIUM_MAX {
             return Some(class_of(size.max(1)));
         }
@@ -206,6 +211,20 @@ mod tests {
         for align in [1, 8, 16, 32, 4096] {
             assert_eq!(class_for(usize::MAX, align), None);
             assert_eq!(class_for(usize::MAX - 8, align), None);
+        }
+    }
+
+    #[test]
+    fn every_request_gets_the_smallest_class_that_fits() {
+        for align in [1, 2, 4, 8] {
+            for size in 0..=MEDIUM_MAX + 1 {
+                let expected = (0..NUM_CLASSES).find(|&c| CLASS_SIZE[c] as usize >= size.max(1));
+                assert_eq!(
+                    class_for(size, align),
+                    expected,
+                    "size {size} align {align}"
+                );
+            }
         }
     }
 
