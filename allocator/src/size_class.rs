@@ -161,13 +161,17 @@ fn class_for_aligned(size: usize, align: usize) -> Option<usize> {
     if rounded > MEDIUM_MAX {
         return None;
     }
-    let mut class = class_of(rounded);
     // At most three steps: each power of two is a class, and a power of two at
-    // least `align` is a multiple of it.
-    while CLASS_SIZE[class] as usize % align != 0 {
-        class += 1;
-    }
-    Some(class)
+    // least `align` is a multiple of it. Written as a search over the table
+    // (no index that could be out of bounds), so the allocation paths that
+    // inline this hold no panic call, and keep no stack frame for one.
+    let first = class_of(rounded);
+    CLASS_SIZE
+        .iter()
+        .enumerate()
+        .skip(first)
+        .find(|&(_, &size)| size as usize % align == 0)
+        .map(|(class, _)| class)
 }
 
 #[cfg(test)]
