@@ -1021,6 +1021,68 @@ pub(crate) mod tests {
         }
         assert_eq!(manager.dirty_free, sum);
         assert_eq!(manager.pool_pages, pool_pages);
+        // Pages purged inside live pools, as the footprint counts them.
+        let mut purged = 0;
+        let mut arena = manager.all;
+        while !arena.is_null() {
+            // SAFETY: `all` links live arenas; lock held.
+            let arena_ref = unsafe { &*arena };
+            for pool in &arena_ref.pools {
+                if pool.pages.get() != 0 {
+                    purged += crate::purge::purged_pages(pool) * os::OS_PAGE;
+                }
+            }
+            arena = arena_ref.all_next.get();
+        }
+        assert_eq!(POOL_BYTES_PURGED.load(Ordering::Relaxed), purged);
+    }
+
+    #[test]
+    fn the_page_counters_agree_after_threads_churn_and_purge() {
+        use rand::{Rng, SeedableRng};
+        let _serial = ARENA_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+        let _delay = PurgeDelay::set(std::time::Duration::from_millis(1));
+        let threads: Vec<_> = (0..4u64)
+            .map(|seed| {
+                std::thread::spawn(move || {
+                    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+                    let mut live: Vec<(*mut u8, usize)> = Vec::new();
+                    for round in 0..20_000 {
+                        if live.len() < 2_000 && rng.gen_bool(0.55) {
+                            // Small, medium and huge sizes, so pools of every
+                            // shape come and go and huge maps make room.
+                            let size = match rng.gen_range(0..100) {
+                                0 => rng.gen_range(200_000..600_000),
+                                1..=20 => rng.gen_range(600..40_000),
+                                _ => rng.gen_range(1..600),
+                            };
+                            let p = crate::raw::alloc(size, 8);
+                            assert!(!p.is_null());
+                            // SAFETY: a live block of `size` bytes.
+                            unsafe { p.write_bytes(round as u8, size.min(64)) };
+                            live.push((p, size));
+                        } else if !live.is_empty() {
+                            let (p, _) = live.swap_remove(rng.gen_range(0..live.len()));
+                            // SAFETY: a live block of ours.
+                            unsafe { crate::raw::free(p) };
+                        }
+                        if round % 5_000 == 0 {
+                            crate::trim();
+                        }
+                    }
+                    for (p, _) in live {
+                        // SAFETY: live blocks of ours.
+                        unsafe { crate::raw::free(p) };
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert_dirty_counts_agree();
+        crate::trim();
+        assert_dirty_counts_agree();
     }
 
     #[test]
