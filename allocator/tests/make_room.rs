@@ -7,13 +7,10 @@ use std::alloc::{GlobalAlloc, Layout};
 use std::time::Duration;
 use strata::Strata;
 
-const MIB: usize = 1 << 20;
+mod common;
+use common::resident_bytes;
 
-fn resident_bytes() -> usize {
-    let statm = std::fs::read_to_string("/proc/self/statm").expect("Linux /proc");
-    let pages: usize = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
-    pages * 4096
-}
+const MIB: usize = 1 << 20;
 
 #[test]
 fn freed_arena_pages_make_room_for_a_huge_block_before_their_purge_delay() {

@@ -3,11 +3,8 @@
 use std::alloc::{GlobalAlloc, Layout};
 use strata::Strata;
 
-fn resident_bytes() -> usize {
-    let statm = std::fs::read_to_string("/proc/self/statm").expect("Linux /proc");
-    let pages: usize = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
-    pages * 4096
-}
+mod common;
+use common::resident_bytes;
 
 #[test]
 fn freeing_256_mib_of_small_blocks_returns_resident_memory() {

@@ -6,21 +6,13 @@ use std::alloc::{GlobalAlloc, Layout};
 use std::time::Duration;
 use strata::Strata;
 
-fn resident() -> usize {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
-    statm
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse::<usize>()
-        .unwrap()
-        * 4096
-}
+mod common;
+use common::resident_bytes;
 
 #[test]
 fn freeing_most_of_the_heap_gives_memory_back_with_and_without_trim() {
     let mut rng = StdRng::seed_from_u64(1);
-    let base = resident();
+    let base = resident_bytes();
     let mut blocks = Vec::new();
     let mut total = 0usize;
     while total < 192 << 20 {
@@ -32,7 +24,7 @@ fn freeing_most_of_the_heap_gives_memory_back_with_and_without_trim() {
         total += layout.size();
         blocks.push((p, layout));
     }
-    let peak = resident() - base;
+    let peak = resident_bytes() - base;
     for (i, &(p, layout)) in blocks.iter().enumerate() {
         if i % 64 != 0 {
             // SAFETY: live block.
@@ -40,13 +32,13 @@ fn freeing_most_of_the_heap_gives_memory_back_with_and_without_trim() {
         }
     }
     std::thread::sleep(Duration::from_millis(200));
-    let without_call = resident().saturating_sub(base);
+    let without_call = resident_bytes().saturating_sub(base);
     assert!(
         without_call * 100 <= peak * 60,
         "without a call: {without_call} of peak {peak} still resident"
     );
     strata::trim();
-    let trimmed = resident().saturating_sub(base);
+    let trimmed = resident_bytes().saturating_sub(base);
     assert!(
         trimmed * 100 <= peak * 35,
         "after trim: {trimmed} of peak {peak} still resident"
