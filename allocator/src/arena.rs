@@ -332,9 +332,6 @@ struct Manager {
     next_purge: u64,
     /// Free dirty pages in all arenas (the sum of `Arena::dirty_free`).
     dirty_free: usize,
-    /// Clean pages given to pools while dirty ones were free elsewhere, not
-    /// yet made room for.
-    fresh_debt: usize,
     /// Pages held by pools.
     pool_pages: usize,
     /// The most [`Manager::footprint`] has been when last looked at.
@@ -360,7 +357,6 @@ static MANAGER: Mutex<Manager> = Mutex::new(Manager {
     spare_count: 0,
     next_purge: 0,
     dirty_free: 0,
-    fresh_debt: 0,
     pool_pages: 0,
     peak_footprint: 0,
     last_shrink: 0,
@@ -479,10 +475,15 @@ impl Manager {
         None
     }
 
+    /// Takes the most recently kept spare arena (there is one).
+    fn pop_spare(&mut self) -> *mut Arena {
+        self.spare_count -= 1;
+        core::mem::replace(&mut self.spares[self.spare_count], ptr::null_mut())
+    }
+
     fn new_arena(&mut self) -> *mut Arena {
         if self.spare_count > 0 {
-            self.spare_count -= 1;
-            return core::mem::replace(&mut self.spares[self.spare_count], ptr::null_mut());
+            return self.pop_spare();
         }
         if self.arena_bytes == 0 {
             self.arena_bytes = crate::settings::freeze_arena_size();
@@ -608,14 +609,10 @@ impl Manager {
         let zeroed = dirty == 0;
         self.pool_pages += count;
         let clean = count - dirty;
-        if clean > 0 {
-            // Fresh memory, counted in the footprint already (extra 0); the
-            // peak is brought up to date once per batch.
-            self.fresh_debt += clean * PAGE_SIZE;
-            if self.fresh_debt >= FRESH_BATCH {
-                self.fresh_debt = 0;
-                self.make_room_for(0);
-            }
+        // Fresh memory, counted in the footprint already (extra 0); the peak
+        // is brought up to date once per batch.
+        if clean > 0 && fresh_batch_done(clean * PAGE_SIZE) {
+            self.make_room_for(0);
         }
         Arena::set_pages(&arena_ref.dirty_map, first, count, true);
         arena_ref.free_count.set(arena_ref.free_count.get() - count);
@@ -708,14 +705,12 @@ impl Manager {
 
     /// Gives back up to `bytes` of free resident arena memory, whatever its
     /// purge deadline: spare arenas beyond `STRATA_RETAIN` first, then the
-    /// free dirty pages of the other arenas. Returns the bytes given back.
-    fn make_room(&mut self, bytes: usize) -> usize {
+    /// free dirty pages of the other arenas.
+    fn make_room(&mut self, bytes: usize) {
         let retain = crate::settings::get().retain_arenas.min(MAX_SPARES);
         let mut freed = 0;
         while freed < bytes && self.spare_count > retain {
-            self.spare_count -= 1;
-            let slot = self.spare_count;
-            let spare = core::mem::replace(&mut self.spares[slot], ptr::null_mut());
+            let spare = self.pop_spare();
             // SAFETY: spares are live arenas; lock held.
             freed += unsafe { (*spare).dirty_free.get() } * PAGE_SIZE;
             self.unmap_arena(spare);
@@ -731,7 +726,6 @@ impl Manager {
             }
             arena = arena_ref.all_next.get();
         }
-        freed
     }
 }
 
@@ -839,9 +833,7 @@ pub fn visit_arenas(mut visit: impl FnMut(&Arena)) -> ArenaCounters {
 pub fn trim() {
     let mut manager = lock();
     while manager.spare_count > 0 {
-        manager.spare_count -= 1;
-        let slot = manager.spare_count;
-        let spare = core::mem::replace(&mut manager.spares[slot], ptr::null_mut());
+        let spare = manager.pop_spare();
         manager.unmap_arena(spare);
     }
     manager.purge_due(os::now_ms(), true);
@@ -864,12 +856,21 @@ pub fn make_room(bytes: usize) {
 /// counted in their pools' pages but not resident.
 static POOL_BYTES_PURGED: AtomicUsize = AtomicUsize::new(0);
 
-/// Fresh memory taken outside the arena lock and not yet made room for.
+/// Fresh memory (clean pages cut into pools, purged pages brought back) not
+/// yet made room for.
 static FRESH_DEBT: AtomicUsize = AtomicUsize::new(0);
 
-/// Fresh memory is made room for in batches of this much, so that the arena
-/// lock is taken rarely for it.
+/// Fresh memory is made room for in batches of this much, so that the
+/// footprint is looked at (and the arena lock taken for restored pages)
+/// rarely.
 const FRESH_BATCH: usize = 1 << 20;
+
+/// Counts `bytes` of fresh memory; true when that completes a batch, and
+/// the caller makes room for it.
+fn fresh_batch_done(bytes: usize) -> bool {
+    FRESH_DEBT.fetch_add(bytes, Ordering::Relaxed) + bytes >= FRESH_BATCH
+        && FRESH_DEBT.swap(0, Ordering::Relaxed) > 0
+}
 
 /// `purge.rs` gave back `bytes` inside pools still in use.
 pub fn pool_bytes_purged(bytes: usize) {
@@ -880,11 +881,8 @@ pub fn pool_bytes_purged(bytes: usize) {
 /// made room for every [`FRESH_BATCH`] as [`make_room`] does.
 pub fn pool_bytes_restored(bytes: usize) {
     pool_bytes_forgotten(bytes);
-    if FRESH_DEBT.fetch_add(bytes, Ordering::Relaxed) + bytes >= FRESH_BATCH {
-        let debt = FRESH_DEBT.swap(0, Ordering::Relaxed);
-        if debt > 0 {
-            lock().make_room_for(0);
-        }
+    if fresh_batch_done(bytes) {
+        lock().make_room_for(0);
     }
 }
 

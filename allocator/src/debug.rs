@@ -119,26 +119,15 @@ const UNKNOWN: u8 = 1;
 const ON: u8 = 2;
 static MODE: AtomicU8 = AtomicU8::new(UNKNOWN);
 
-/// Whether the calling thread's requests must take the checked path: true
-/// while debug mode is on or not yet known to be off. A flag in the
-/// thread's heap, which the fast paths load anyway: one compare, no call,
-/// so they test it first and keep the call to [`enabled`] (which reads the
-/// environment the first time) off their way. The checked paths clear it
-/// with [`leave_checked_path`] once the mode is known to be off.
-#[inline(always)]
-pub fn checked_here() -> bool {
-    // SAFETY: current() is this thread's heap or EMPTY_HEAP, both live for
-    // the whole process.
-    unsafe { (*crate::thread::current()).checked.load(Ordering::Relaxed) }
-}
-
 /// Called on a checked path that found debug mode off: the calling thread's
 /// heap (or the shared empty heap of threads without one) takes the fast
-/// paths from now on. The mode never changes once known, so this is final.
+/// paths from now on (`raw::Here::checked` reads the flag). The mode never
+/// changes once known, so this is final.
 #[cold]
 pub fn leave_checked_path() {
     debug_assert_eq!(MODE.load(Ordering::Relaxed), OFF);
-    // SAFETY: as in `checked_here`.
+    // SAFETY: current() is this thread's heap or EMPTY_HEAP, both live for
+    // the whole process.
     unsafe {
         (*crate::thread::current())
             .checked

@@ -52,7 +52,7 @@ pub struct ThreadHeap {
     pub remote_issued: AtomicU64,
     pub remote_collected: AtomicU64,
     /// Whether this thread's requests take the checked path: true until
-    /// debug mode is known to be off (see `debug::checked_here`). Kept in
+    /// debug mode is known to be off (see `raw::Here::checked`). Kept in
     /// the heap because the fast paths load the heap anyway, so the test
     /// costs one compare with no extra load.
     pub checked: AtomicBool,

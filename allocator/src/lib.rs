@@ -329,7 +329,11 @@ pub mod raw {
         }
 
         /// Whether requests must take the checked path: debug mode is on or
-        /// not yet known to be off (see [`debug::checked_here`]).
+        /// not yet known to be off. One compare on the heap the fast path
+        /// loads anyway, so it tests this first and keeps the call to
+        /// [`debug::enabled`] (which reads the environment the first time)
+        /// off its way; the checked paths clear the flag with
+        /// [`debug::leave_checked_path`] once the mode is known to be off.
         #[inline(always)]
         pub fn checked(self) -> bool {
             // SAFETY: heaps (and the empty heap) live for the whole process.

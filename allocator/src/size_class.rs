@@ -219,27 +219,19 @@ mod tests {
     }
 
     #[test]
-    fn every_request_gets_the_smallest_class_that_fits() {
-        for align in [1, 2, 4, 8] {
+    fn every_request_up_to_malloc_alignment_gets_the_smallest_class_that_fits() {
+        for align in [1, 2, 4, 8, 16] {
             for size in 0..=MEDIUM_MAX + 1 {
-                let expected = (0..NUM_CLASSES).find(|&c| CLASS_SIZE[c] as usize >= size.max(1));
+                let expected = (0..NUM_CLASSES).find(|&c| {
+                    let block = CLASS_SIZE[c] as usize;
+                    block >= size.max(1) && block % align == 0
+                });
                 assert_eq!(
                     class_for(size, align),
                     expected,
                     "size {size} align {align}"
                 );
             }
-        }
-    }
-
-    #[test]
-    fn malloc_alignment_gets_the_smallest_class_of_a_multiple_of_16() {
-        for size in 0..=MEDIUM_MAX + 1 {
-            let expected = (0..NUM_CLASSES).find(|&c| {
-                let block = CLASS_SIZE[c] as usize;
-                block >= size.max(1) && block % 16 == 0
-            });
-            assert_eq!(class_for(size, 16), expected, "size {size}");
         }
     }
 

@@ -75,12 +75,6 @@ pub(crate) fn allocate(size: usize, align: usize, family: Family, zeroed: bool) 
             return block;
         }
     }
-    allocate_slow(size, align, zeroed)
-}
-
-/// [`allocate`] when the fast path has no block at hand, or for `calloc`.
-#[inline(never)]
-extern "C" fn allocate_slow(size: usize, align: usize, zeroed: bool) -> *mut u8 {
     allocate_plain(size, align, zeroed)
 }
 
@@ -102,8 +96,9 @@ extern "C" fn allocate_checked(size: usize, align: usize, family: Family, zeroed
     block
 }
 
-#[inline(always)]
-fn allocate_plain(size: usize, align: usize, zeroed: bool) -> *mut u8 {
+/// [`allocate`] when the fast path has no block at hand, or for `calloc`.
+#[inline(never)]
+extern "C" fn allocate_plain(size: usize, align: usize, zeroed: bool) -> *mut u8 {
     let block = if zeroed {
         allocate_zeroed(size, align)
     } else {
