@@ -500,12 +500,36 @@ pub unsafe fn free_or_else(ptr: *mut u8, other: impl FnOnce(*mut u8)) {
 #[inline(always)]
 pub unsafe fn free_or_else_in(heap: *mut ThreadHeap, ptr: *mut u8, other: impl FnOnce(*mut u8)) {
     debug_assert!(ptr::eq(heap, thread::current()));
-    if !registry::in_arena(ptr) {
+    let pool = pool_of_pooled(ptr);
+    if pool.is_null() {
         return other(ptr);
     }
-    let arena = Arena::of(ptr);
-    // SAFETY: ptr lies in a live arena, so its pool descriptor is valid.
-    let pool = unsafe { (*arena).pool_of(ptr) };
+    // SAFETY: ptr lies in a live arena and, as the caller guarantees, is a
+    // live block there.
+    unsafe { free_in_pool(heap, pool, ptr) }
+}
+
+/// The descriptor of the pool `ptr` lies in, or null if `ptr` lies in no
+/// arena (a huge block, null, or not strata's). One table load, then the
+/// arena's page map.
+#[inline(always)]
+pub fn pool_of_pooled(ptr: *mut u8) -> *mut Pool {
+    if !registry::in_arena(ptr) {
+        return ptr::null_mut();
+    }
+    // SAFETY: ptr lies in a live arena, so its page map is readable.
+    unsafe { (*Arena::of(ptr)).pool_of(ptr) }
+}
+
+/// Frees `ptr`, a block of `pool`: onto the free list if `heap` owns the
+/// pool, else onto its remote list.
+///
+/// # Safety
+/// `heap` is `thread::current()`; `pool` is [`pool_of_pooled`] of `ptr`,
+/// which is a live block.
+#[inline(always)]
+pub unsafe fn free_in_pool(heap: *mut ThreadHeap, pool: *mut Pool, ptr: *mut u8) {
+    debug_assert!(ptr::eq(heap, thread::current()));
     check::on_free(pool, ptr);
     let block = ptr.cast::<Block>();
     // SAFETY: the pool is live while it has a block in use (ours).

@@ -220,12 +220,17 @@ pub fn header_of(ptr: *mut u8) -> *mut HugeHeader {
     }
 }
 
+/// Where the block starts in its mapping: one page in (the header's), or
+/// `align` in for an over-aligned block, capped at `ARENA_SIZE` (a block
+/// aligned to that or more starts one chunk in; `header_of` looks there).
+///
+/// Written as one clamp: rustc 1.95's LLVM folded the earlier
+/// `if align >= ARENA_SIZE { .. } else { align.max(OS_PAGE) }` to the `max`
+/// alone in one release build, so an 8 MiB-aligned block got its header
+/// two chunks back and `free` refused it (`huge_alignments_are_owned`
+/// tests this in release builds).
 fn block_offset(align: usize) -> usize {
-    if align >= ARENA_SIZE {
-        ARENA_SIZE
-    } else {
-        align.max(OS_PAGE)
-    }
+    align.clamp(OS_PAGE, ARENA_SIZE)
 }
 
 /// Makes `base` (a mapping of `len` bytes) a huge block and returns the block.

@@ -180,6 +180,22 @@ unsafe fn dealloc_checked(ptr: *mut u8, size: usize) {
     unsafe { heap::free(ptr) }
 }
 
+/// `realloc` while debug mode is on or not yet known to be off.
+///
+/// # Safety
+/// As [`GlobalAlloc::realloc`]: `ptr` is a live block of `old_size` bytes.
+#[cold]
+#[inline(never)]
+unsafe fn realloc_checked(ptr: *mut u8, old_size: usize, align: usize, new_size: usize) -> *mut u8 {
+    if debug::enabled() {
+        // SAFETY: debug::realloc checks the pointer itself.
+        return unsafe { debug::realloc(ptr, align, new_size, debug::Family::Rust) };
+    }
+    debug::leave_checked_path();
+    // SAFETY: as the caller guarantees.
+    unsafe { reallocate_in(thread::current(), ptr, old_size, align, new_size) }
+}
+
 // SAFETY: every block returned is at least `layout.size()` bytes, aligned to
 // `layout.align()`, and not handed out again until it is deallocated.
 unsafe impl GlobalAlloc for Strata {
@@ -225,71 +241,125 @@ unsafe impl GlobalAlloc for Strata {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if debug::enabled() {
-            // SAFETY: debug::realloc checks the pointer itself.
-            return unsafe { debug::realloc(ptr, layout.align(), new_size, debug::Family::Rust) };
+        let here = raw::Here::get();
+        if here.checked() {
+            // SAFETY: as the caller guarantees.
+            return unsafe { realloc_checked(ptr, layout.size(), layout.align(), new_size) };
         }
         // SAFETY: the GlobalAlloc contract: ptr is a live block of ours
         // holding at least layout.size() bytes.
-        unsafe { reallocate(ptr, layout.size(), layout.align(), new_size) }
+        unsafe { here.realloc_sized(ptr, layout.size(), layout.align(), new_size) }
     }
 }
 
 /// Resizes a live block, in place when it fits, copying `old_size` bytes
-/// (at most `new_size`) otherwise. Null, with the block untouched, on failure.
+/// (at most `new_size`; `usize::MAX` for the whole block) otherwise. Null,
+/// with the block untouched, on failure.
+///
+/// A pool block costs one page-map lookup: its descriptor gives the usable
+/// size and then frees the old block, as `free` would after its own lookup.
 ///
 /// # Safety
 /// `ptr` is a live block of ours holding at least `old_size` bytes, aligned
-/// to `align`.
-unsafe fn reallocate(ptr: *mut u8, old_size: usize, align: usize, new_size: usize) -> *mut u8 {
-    check::on_free_any(ptr);
-    // SAFETY: ptr is a live block of ours (caller's contract).
-    let usable = unsafe { heap::usable_size(ptr) };
-    if fits_in_place(usable, new_size, align) {
+/// to `align`; `heap` is `thread::current()`.
+#[inline(always)]
+unsafe fn reallocate_in(
+    heap: *mut heap::ThreadHeap,
+    ptr: *mut u8,
+    old_size: usize,
+    align: usize,
+    new_size: usize,
+) -> *mut u8 {
+    // No `check::on_free_any`: a pointer in no arena is checked on the
+    // unpooled path, which names the call.
+    let pool = heap::pool_of_pooled(ptr);
+    if pool.is_null() {
+        // SAFETY: as the caller guarantees; not a pool block.
+        return unsafe { reallocate_unpooled(ptr, old_size, align, new_size) };
+    }
+    // SAFETY: the descriptor of a live block's pool is readable.
+    let usable = unsafe { (*pool).block_size.get() } as usize;
+    if fits_in_pool_block(usable, new_size, align) {
         return ptr;
     }
-    if usable > MEDIUM_MAX || align > PAGE_SIZE {
-        // SAFETY: a huge block of ours.
-        if new_size > MEDIUM_MAX && unsafe { large::resize_in_place(ptr, new_size) } {
-            return ptr;
+    if usable == 0 {
+        // The page map sends arena header pages to a descriptor that is no
+        // pool's: this pointer was never a block.
+        debug::foreign_pointer("realloc", ptr);
+    }
+    let new = allocate_in(heap, new_size, align);
+    if !new.is_null() {
+        // SAFETY: both blocks are live and distinct; copy what both hold.
+        // The refill behind `allocate_in` may have given this thread its
+        // heap, so the old block is freed as the heap now current.
+        unsafe {
+            ptr::copy_nonoverlapping(ptr, new, old_size.min(usable).min(new_size));
+            heap::free_in_pool(thread::current(), pool, ptr);
         }
-        // Growing a big huge block that cannot grow where it is: move its
-        // pages. Below RELOCATE_MIN a copy is cheaper than the system calls.
-        if new_size > usable && usable >= large::RELOCATE_MIN {
-            // SAFETY: a live huge block.
-            let moved = unsafe { large::relocate(ptr, new_size) };
-            if !moved.is_null() {
-                return moved;
-            }
+    }
+    new
+}
+
+/// [`reallocate_in`] for a block that is not in a pool: a huge block, or a
+/// pointer strata never returned (which stops the process).
+///
+/// # Safety
+/// As [`reallocate_in`].
+#[cold]
+#[inline(never)]
+unsafe fn reallocate_unpooled(
+    ptr: *mut u8,
+    old_size: usize,
+    align: usize,
+    new_size: usize,
+) -> *mut u8 {
+    if !raw::owns(ptr) {
+        debug::foreign_pointer("realloc", ptr);
+    }
+    // SAFETY: a live huge block of ours (caller's contract).
+    let usable = unsafe { large::usable_size(ptr) };
+    // Keep the mapping when it fits with at most one page spare (or, for a
+    // small over-aligned block, at most half spare); otherwise
+    // `resize_in_place` trims or grows it.
+    if new_size <= usable
+        && (usable - new_size < os::OS_PAGE || (usable <= MEDIUM_MAX && new_size >= usable / 2))
+    {
+        return ptr;
+    }
+    // SAFETY: a huge block of ours.
+    if new_size > MEDIUM_MAX && unsafe { large::resize_in_place(ptr, new_size) } {
+        return ptr;
+    }
+    // Growing a big huge block that cannot grow where it is: move its
+    // pages. Below RELOCATE_MIN a copy is cheaper than the system calls.
+    if new_size > usable && usable >= large::RELOCATE_MIN {
+        // SAFETY: a live huge block.
+        let moved = unsafe { large::relocate(ptr, new_size) };
+        if !moved.is_null() {
+            return moved;
         }
     }
     let new = allocate(new_size, align);
     if !new.is_null() {
         // SAFETY: both blocks are live and distinct; copy what both hold.
         unsafe {
-            ptr::copy_nonoverlapping(ptr, new, old_size.min(new_size));
-            heap::free(ptr);
+            ptr::copy_nonoverlapping(ptr, new, old_size.min(usable).min(new_size));
+            large::free(ptr);
         }
     }
     new
 }
 
-/// Whether a block of `usable` bytes can keep serving a resize to `new_size`:
-/// it must fit, and a pooled block must not shrink below half, so a big block
-/// shrunk to a small one gives its memory back.
+/// Whether a pool block of `usable` bytes can keep serving a resize to
+/// `new_size`: it must fit, and must not shrink below half unless the new
+/// size has the same class, so a big block shrunk to a small one gives its
+/// memory back.
 #[inline]
-fn fits_in_place(usable: usize, new_size: usize, align: usize) -> bool {
-    if new_size > usable {
-        return false;
-    }
-    if usable <= MEDIUM_MAX {
-        return new_size >= usable / 2
+fn fits_in_pool_block(usable: usize, new_size: usize, align: usize) -> bool {
+    new_size <= usable
+        && (new_size >= usable / 2
             || size_class::class_for(new_size, align).map(|c| size_class::CLASS_SIZE[c] as usize)
-                == Some(usable);
-    }
-    // Huge: only keep the mapping when at most one page would be spare;
-    // otherwise `resize_in_place` trims it.
-    usable - new_size < os::OS_PAGE
+                == Some(usable))
 }
 
 /// Gives memory back to the OS now, like `malloc_trim(0)` or `mi_collect`:
@@ -364,6 +434,24 @@ pub mod raw {
             }
         }
 
+        /// [`realloc`], with this heap, copying at most `old_size` bytes
+        /// (`usize::MAX`: the whole usable size).
+        ///
+        /// # Safety
+        /// As [`realloc`]; the block holds at least `old_size` bytes (or
+        /// `old_size` is `usize::MAX`); `self` is the calling thread's.
+        #[inline(always)]
+        pub unsafe fn realloc_sized(
+            self,
+            ptr: *mut u8,
+            old_size: usize,
+            align: usize,
+            new_size: usize,
+        ) -> *mut u8 {
+            // SAFETY: as the caller guarantees.
+            unsafe { reallocate_in(self.0, ptr, old_size, align, new_size) }
+        }
+
         /// [`free_or_else`], with this heap.
         ///
         /// # Safety
@@ -415,9 +503,8 @@ pub mod raw {
     /// `ptr` came from this allocator with alignment `align` and was not freed
     /// since.
     pub unsafe fn realloc(ptr: *mut u8, align: usize, new_size: usize) -> *mut u8 {
-        check::on_free_any(ptr);
         // SAFETY: as the caller guarantees; the whole usable size is valid.
-        unsafe { reallocate(ptr, heap::usable_size(ptr), align, new_size) }
+        unsafe { reallocate_in(thread::current(), ptr, usize::MAX, align, new_size) }
     }
 
     /// The usable size of a live block (at least what was asked for).

@@ -51,20 +51,35 @@ pub unsafe extern "C" fn realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
         unsafe { free_family(ptr, Family::Malloc, None) };
         return ptr::null_mut();
     }
-    let new = if debug::enabled() {
-        // SAFETY: debug::realloc validates the pointer.
-        unsafe { debug::realloc(ptr, MALLOC_ALIGN, size, Family::Malloc) }
+    let here = raw::Here::get();
+    let new = if here.checked() {
+        // SAFETY: as the caller guarantees.
+        unsafe { realloc_checked(ptr, size) }
     } else {
-        if !raw::owns(ptr) {
-            debug::foreign_pointer("realloc", ptr);
-        }
-        // SAFETY: a live malloc block of ours, as the caller guarantees.
-        unsafe { raw::realloc(ptr, MALLOC_ALIGN, size) }
+        // SAFETY: a live malloc block of ours, as the caller guarantees; a
+        // pointer strata never returned stops the process.
+        unsafe { here.realloc_sized(ptr, usize::MAX, MALLOC_ALIGN, size) }
     };
     if new.is_null() {
         return fail();
     }
     new.cast()
+}
+
+/// [`realloc`] while debug mode is on or not yet known to be off.
+///
+/// # Safety
+/// As [`realloc`]; `ptr` is not null and `size` not zero.
+#[cold]
+#[inline(never)]
+unsafe fn realloc_checked(ptr: *mut u8, size: usize) -> *mut u8 {
+    if debug::enabled() {
+        // SAFETY: debug::realloc validates the pointer.
+        return unsafe { debug::realloc(ptr, MALLOC_ALIGN, size, Family::Malloc) };
+    }
+    debug::leave_checked_path();
+    // SAFETY: as the caller guarantees.
+    unsafe { raw::realloc(ptr, MALLOC_ALIGN, size) }
 }
 
 /// # Safety

@@ -189,4 +189,20 @@ fn memory_errors_go_unnoticed_without_debug_mode_except_foreign_frees() {
         stderr.contains("free of 0x7") && stderr.contains("00000, a pointer strata never"),
         "{stderr}"
     );
+    // realloc finds a block's pool with the same one lookup, and refuses
+    // both kinds of pointer too, naming itself.
+    for (mode, address) in [
+        ("stack-realloc", "realloc of 0x7"),
+        ("header-realloc", "00000, a pointer strata never"),
+    ] {
+        let output = preloaded(c_program()).arg(mode).output().expect("run api");
+        assert_eq!(output.status.signal(), Some(libc::SIGABRT), "{mode}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("realloc of 0x")
+                && stderr.contains(address)
+                && stderr.contains("a pointer strata never returned"),
+            "{mode}: {stderr}"
+        );
+    }
 }

@@ -33,9 +33,12 @@ fn child() {
         }
         "overflow" => {
             let mut bytes: Vec<u8> = Vec::with_capacity(10);
+            // black_box: a release build may otherwise drop the allocation
+            // (or the stray write) altogether.
+            let at = std::hint::black_box(bytes.as_mut_ptr());
             // SAFETY: none; this deliberately writes past the allocation.
-            unsafe { bytes.as_mut_ptr().add(10).write(0x41) };
-            drop(bytes);
+            unsafe { at.add(10).write(0x41) };
+            drop(std::hint::black_box(bytes));
         }
         "wrong-layout" => {
             let boxed = Box::new([7u64; 4]);

@@ -4,7 +4,8 @@
  *                      cases, C++ operators, threads freeing each other's
  *                      blocks, thread heaps released, fork from threads
  *   overflow | underflow | double-free | stack-free | header-free | new-free |
- *   write-after-free   one memory error, for debug mode to stop
+ *   write-after-free | stack-realloc | header-realloc
+ *                      one memory error, for debug mode to stop
  *
  * With STRATA_EXPECTED=1 it also checks, through strata's own functions,
  * that the blocks come from strata. Exits 0 when every check passes;
@@ -367,6 +368,9 @@ static void check_fork_from_threads(void) {
     for (int i = 0; i < 3; i++) pthread_join(threads[i], NULL);
 }
 
+/* Keeps a realloc that should not return from being optimised away. */
+static void *volatile sink;
+
 static int memory_error(const char *mode) {
     if (!strcmp(mode, "overflow")) {
         char *p = malloc(24);
@@ -388,6 +392,12 @@ static int memory_error(const char *mode) {
         /* The start of the 4 MiB arena a small block lies in: its header. */
         char *p = malloc(24);
         free((void *)((uintptr_t)p & ~(((uintptr_t)4 << 20) - 1)));
+    } else if (!strcmp(mode, "stack-realloc")) {
+        char on_stack[64];
+        sink = realloc(on_stack + 16, 100);
+    } else if (!strcmp(mode, "header-realloc")) {
+        char *p = malloc(24);
+        sink = realloc((void *)((uintptr_t)p & ~(((uintptr_t)4 << 20) - 1)), 100);
     } else if (!strcmp(mode, "new-free")) {
         void *(*new_)(size_t) = lookup("_Znwm");
         free(new_(32));
