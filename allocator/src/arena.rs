@@ -692,8 +692,15 @@ impl Manager {
     /// `extra` bytes that the footprint does not count yet are about to
     /// become resident (a huge mapping; 0 for fresh memory already counted):
     /// whatever would take the footprint past its peak while free arena
-    /// pages are resident is given back first (see [`make_room`]).
+    /// pages are resident is given back first (see [`make_room`]). Cached
+    /// huge mappings go first and, once the footprint reaches its peak, all
+    /// of them: a heap growing to a new peak would otherwise carry them into
+    /// it (they help a program that reuses its memory, and such a program
+    /// is not at its peak).
     fn make_room_for(&mut self, extra: usize) {
+        if crate::large::cached_bytes() > 0 && self.footprint() + extra >= self.peak_footprint {
+            crate::large::evict(usize::MAX);
+        }
         if self.dirty_free > 0 {
             let over = (self.footprint() + extra).saturating_sub(self.peak_footprint);
             if over > 0 {

@@ -84,8 +84,9 @@
 //!   unmapped (`STRATA_RETAIN` are kept, purged).
 //! * **Sparse pools** (a quarter full or less for the purge delay) give back
 //!   the 4 KiB pages no live block touches; see `purge.rs`.
-//! * **Huge mappings** freed are cached briefly for reuse, which spares a
-//!   program that churns multi-megabyte blocks a page fault per page.
+//! * **Huge mappings** freed are cached for the purge delay for reuse, which
+//!   spares a program that churns big blocks a page fault per page; they are
+//!   given back first when fresh memory would raise the peak.
 //!
 //! ## Guarantees
 //!
@@ -317,6 +318,10 @@ unsafe fn reallocate_unpooled(
         debug::foreign_pointer("realloc", ptr);
     }
     // SAFETY: a live huge block of ours (caller's contract).
+    if unsafe { large::grow_within(ptr, new_size) } {
+        return ptr;
+    }
+    // SAFETY: as above.
     let usable = unsafe { large::usable_size(ptr) };
     // Keep the mapping when it fits with at most one page spare (or, for a
     // small over-aligned block, at most half spare); otherwise

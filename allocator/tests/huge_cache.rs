@@ -1,6 +1,8 @@
-//! The huge-block cache: off until blocks churn, trimming mostly idle reuse,
+//! The huge-block cache: freed mappings are kept for reuse, a reused mapping
+//! keeps its pages when the request needs a fair share of them (and a block
+//! grows into them in place), cached mappings never carry into a new peak,
 //! and huge blocks that grow keep their contents. One test in its own
-//! process, so no other test's huge blocks turn caching on first.
+//! process, so no other test's huge blocks share the cache.
 
 use std::alloc::{GlobalAlloc, Layout};
 use strata::Strata;
@@ -15,31 +17,23 @@ fn cached() -> usize {
     strata::stats().huge_cached_bytes
 }
 
-#[test]
-fn huge_mappings_are_cached_only_under_churn_and_trimmed_on_reuse() {
-    // A single free with no reuse in sight goes straight back to the OS.
-    // SAFETY: non-zero sizes; every block is freed once with its layout.
-    unsafe {
-        let once = Strata.alloc(layout(8 * MIB));
-        assert!(!once.is_null());
-        once.write_bytes(1, 8 * MIB);
-        Strata.dealloc(once, layout(8 * MIB));
-    }
-    assert_eq!(cached(), 0, "no churn yet, so nothing is cached");
+fn huge() -> usize {
+    strata::stats().huge_bytes
+}
 
-    // Allocating again right after freeing is churn: from then on freed
-    // mappings are kept. The clock is coarse, so allow a few rounds.
-    let mut rounds = 0;
-    while cached() == 0 {
-        rounds += 1;
-        assert!(rounds <= 50, "churn was never detected");
-        // SAFETY: as above.
-        unsafe {
-            let block = Strata.alloc(layout(8 * MIB));
-            assert!(!block.is_null());
-            block.write_bytes(2, 8 * MIB);
-            Strata.dealloc(block, layout(8 * MIB));
-        }
+#[test]
+fn freed_mappings_are_reused_and_never_carried_into_a_new_peak() {
+    // An hour's purge delay: nothing here may expire by the clock.
+    strata::settings::set_purge_delay(std::time::Duration::from_secs(3600));
+
+    // A freed mapping is cached, and the next request that fits reuses it.
+    // SAFETY (whole test): non-zero sizes; every block is freed once with
+    // its layout.
+    unsafe {
+        let first = Strata.alloc(layout(8 * MIB));
+        assert!(!first.is_null());
+        first.write_bytes(1, 8 * MIB);
+        Strata.dealloc(first, layout(8 * MIB));
     }
     assert!(
         cached() >= 8 * MIB,
@@ -47,32 +41,72 @@ fn huge_mappings_are_cached_only_under_churn_and_trimmed_on_reuse() {
         cached()
     );
 
-    // A smaller request reuses the cached mapping and gives back its tail:
-    // no idle page stays mapped.
-    let huge_before = strata::stats().huge_bytes;
-    // SAFETY: as above.
-    let small = unsafe { Strata.alloc(layout(2 * MIB)) };
+    // A request needing a quarter of it takes all of it (the pages are
+    // resident already), and grows into them in place.
+    let before = huge();
+    let quarter = unsafe { Strata.alloc(layout(2 * MIB)) };
+    assert!(!quarter.is_null());
+    assert_eq!(cached(), 0, "the cached mapping was reused");
+    let taken = huge() - before;
+    assert!(
+        taken >= 8 * MIB,
+        "the whole mapping was kept: {taken} bytes"
+    );
+    unsafe {
+        for i in 0..2 * MIB {
+            *quarter.add(i) = (i % 251) as u8;
+        }
+        let grown = Strata.realloc(quarter, layout(2 * MIB), 6 * MIB);
+        assert_eq!(grown, quarter, "growth into its own pages stays in place");
+        assert_eq!(huge() - before, taken, "and maps nothing");
+        assert!((0..2 * MIB).all(|i| *grown.add(i) == (i % 251) as u8));
+        grown.add(6 * MIB - 1).write(7);
+        Strata.dealloc(grown, layout(6 * MIB));
+    }
+    assert!(cached() >= 8 * MIB);
+
+    // A request needing less than an eighth takes the mapping but gives its
+    // tail back: no idle page stays mapped.
+    let before = huge();
+    let small = unsafe { Strata.alloc(layout(512 * 1024)) };
     assert!(!small.is_null());
     assert_eq!(cached(), 0, "the cached mapping was reused");
-    let grown_by = strata::stats().huge_bytes - huge_before;
+    let grown_by = huge() - before;
     assert!(
-        (2 * MIB..2 * MIB + 2 * 4096).contains(&grown_by),
+        (512 * 1024..512 * 1024 + 2 * 4096).contains(&grown_by),
         "the reused mapping was trimmed to the request: {grown_by} bytes"
     );
 
     // Growing it far keeps every byte (the pages move, nothing is copied).
-    // SAFETY: `small` is live with 2 MiB; the new size is non-zero.
     unsafe {
-        for i in 0..2 * MIB {
+        for i in 0..512 * 1024 {
             *small.add(i) = (i % 251) as u8;
         }
-        let big = Strata.realloc(small, layout(2 * MIB), 64 * MIB);
+        let big = Strata.realloc(small, layout(512 * 1024), 64 * MIB);
         assert!(!big.is_null());
         assert_eq!(big as usize % 16, 0);
-        assert!((0..2 * MIB).all(|i| *big.add(i) == (i % 251) as u8));
+        assert!((0..512 * 1024).all(|i| *big.add(i) == (i % 251) as u8));
         big.add(64 * MIB - 1).write(7);
         Strata.dealloc(big, layout(64 * MIB));
     }
+    assert!(cached() >= 64 * MIB, "the 64 MiB mapping is cached");
+
+    // The footprint is at its peak now (64 MiB cached, about what was
+    // live). Fresh memory beyond it does not stack on the cached mapping:
+    // a 96 MiB block that the cache cannot serve makes it give back
+    // everything it holds first.
+    unsafe {
+        let bigger = Strata.alloc(layout(96 * MIB));
+        assert!(!bigger.is_null());
+        assert_eq!(
+            cached(),
+            0,
+            "cached mappings went back before the peak grew"
+        );
+        bigger.add(96 * MIB - 1).write(1);
+        Strata.dealloc(bigger, layout(96 * MIB));
+    }
+    assert!(cached() >= 96 * MIB);
     strata::trim();
     assert_eq!(cached(), 0, "trim unmaps cached mappings");
 }
