@@ -500,23 +500,22 @@ pub unsafe fn free_or_else(ptr: *mut u8, other: impl FnOnce(*mut u8)) {
 #[inline(always)]
 pub unsafe fn free_or_else_in(heap: *mut ThreadHeap, ptr: *mut u8, other: impl FnOnce(*mut u8)) {
     debug_assert!(ptr::eq(heap, thread::current()));
-    let pool = pool_of_pooled(ptr);
-    if pool.is_null() {
+    if !registry::in_arena(ptr) {
         return other(ptr);
     }
-    // SAFETY: ptr lies in a live arena and, as the caller guarantees, is a
-    // live block there.
-    unsafe { free_in_pool(heap, pool, ptr) }
+    // SAFETY: ptr lies in an arena and, as the caller guarantees, is a live
+    // block there.
+    unsafe { free_in_pool(heap, pool_in_arena(ptr), ptr) }
 }
 
-/// The descriptor of the pool `ptr` lies in, or null if `ptr` lies in no
-/// arena (a huge block, null, or not strata's). One table load, then the
-/// arena's page map.
+/// The descriptor of the pool `ptr` lies in: the arena's page map. (Kept
+/// apart from the `in_arena` test so that callers branch on that test alone;
+/// a null check of the result would cost the free path two instructions.)
+///
+/// # Safety
+/// `registry::in_arena(ptr)`.
 #[inline(always)]
-pub fn pool_of_pooled(ptr: *mut u8) -> *mut Pool {
-    if !registry::in_arena(ptr) {
-        return ptr::null_mut();
-    }
+pub unsafe fn pool_in_arena(ptr: *mut u8) -> *mut Pool {
     // SAFETY: ptr lies in a live arena, so its page map is readable.
     unsafe { (*Arena::of(ptr)).pool_of(ptr) }
 }
@@ -525,7 +524,7 @@ pub fn pool_of_pooled(ptr: *mut u8) -> *mut Pool {
 /// pool, else onto its remote list.
 ///
 /// # Safety
-/// `heap` is `thread::current()`; `pool` is [`pool_of_pooled`] of `ptr`,
+/// `heap` is `thread::current()`; `pool` is [`pool_in_arena`] of `ptr`,
 /// which is a live block.
 #[inline(always)]
 pub unsafe fn free_in_pool(heap: *mut ThreadHeap, pool: *mut Pool, ptr: *mut u8) {

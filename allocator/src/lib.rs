@@ -273,11 +273,12 @@ unsafe fn reallocate_in(
 ) -> *mut u8 {
     // No `check::on_free_any`: a pointer in no arena is checked on the
     // unpooled path, which names the call.
-    let pool = heap::pool_of_pooled(ptr);
-    if pool.is_null() {
+    if !registry::in_arena(ptr) {
         // SAFETY: as the caller guarantees; not a pool block.
         return unsafe { reallocate_unpooled(ptr, old_size, align, new_size) };
     }
+    // SAFETY: ptr lies in an arena.
+    let pool = unsafe { heap::pool_in_arena(ptr) };
     // SAFETY: the descriptor of a live block's pool is readable.
     let usable = unsafe { (*pool).block_size.get() } as usize;
     if fits_in_pool_block(usable, new_size, align) {
