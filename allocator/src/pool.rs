@@ -44,12 +44,11 @@ pub enum PoolState {
 /// A pool descriptor. See the module docs for who may touch which field.
 #[repr(C)]
 pub struct Pool {
-    // Cache line 1: set when the pool is activated and read by every thread
-    // that frees into it (`owner`); the list and purge-candidate links change
-    // rarely.
-    pub owner: AtomicPtr<ThreadHeap>,
+    // Cache line 1: the list and purge-candidate links and what the slow
+    // paths read; changes rarely.
     pub start: Cell<*mut u8>,
     pub prev: Cell<*mut Pool>,
+    pub next: Cell<*mut Pool>,
     pub capacity: Cell<u32>,
     pub class: Cell<u8>,
     /// Pages in this pool; 0 while the descriptor is unused.
@@ -62,9 +61,14 @@ pub struct Pool {
     pub candidate_since: Cell<u64>,
     pub purge_prev: Cell<*mut Pool>,
     pub purge_next: Cell<*mut Pool>,
-    // Cache line 2: written by the owner on every allocation and free.
+    // Cache line 2: written by the owner on every allocation and free, and
+    // all that a free reads: `owner` (set when the pool is activated) sits
+    // here too, so that a free touches one line of the descriptor, not two.
+    // Other threads read it to tell a remote free from a local one, which
+    // costs them a shared line, as it does in mimalloc's page header.
     _owner_line: CacheLine,
     pub free: Cell<*mut Block>,
+    pub owner: AtomicPtr<ThreadHeap>,
     /// Blocks handed out and not yet returned to `free` (remote frees still
     /// count). Atomic only so that `stats()` may read it from another thread:
     /// the owner updates it with a plain load and store.
@@ -78,7 +82,6 @@ pub struct Pool {
     /// inline, so both sit on this line with `block_size`.
     pub bump: Cell<*mut u8>,
     pub end: Cell<*mut u8>,
-    pub next: Cell<*mut Pool>,
     pub state: Cell<PoolState>,
     pub block_size: Cell<u32>,
     /// OS pages of this pool given back to the OS; the blocks that start in
