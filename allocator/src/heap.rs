@@ -149,6 +149,21 @@ impl ThreadHeap {
         }
     }
 
+    /// Owner only: gives back the current pool of its class, which is empty
+    /// and on no remote queue. Out of line, so that `settle` keeps its
+    /// short prologue for the common transitions.
+    #[cold]
+    #[inline(never)]
+    fn release_current(&self, pool: *mut Pool) {
+        // SAFETY: the caller owns the live pool.
+        let class = unsafe { (*pool).class.get() } as usize;
+        self.classes[class].current.set(empty_pool());
+        thread::pool_left_heap(self);
+        // SAFETY: empty, on no list (the current pool is on none) and no
+        // remote queue.
+        unsafe { arena::release_pool(pool) };
+    }
+
     /// Owner only: a pool of ours just left a remote queue.
     pub fn settle_queued(&self, pool: *mut Pool) {
         // SAFETY: the caller owns the live pool.
@@ -156,7 +171,11 @@ impl ThreadHeap {
         // SeqCst: see `Pool::push_remote`.
         pool_ref.queued.store(false, Ordering::SeqCst);
         self.collect_remote(pool_ref);
-        self.settle(pool);
+        // A current pool stays current here, even if it emptied: the
+        // allocation paths that process the queue go on using it.
+        if pool_ref.state.get() != PoolState::Current {
+            self.settle(pool);
+        }
     }
 
     /// Owner only: puts a pool whose free count changed on the right list,
@@ -185,6 +204,14 @@ impl ThreadHeap {
                 unsafe { arena::release_pool(pool) };
             }
             PoolState::Avail if pool_ref.used() == 0 => {}
+            // Only the free path brings a current pool here (its `slow_below`
+            // is 1 for big classes; `settle_queued` skips current pools):
+            // give it back; the next allocation of the class finds another.
+            PoolState::Current
+                if pool_ref.used() == 0 && !pool_ref.queued.load(Ordering::SeqCst) =>
+            {
+                self.release_current(pool);
+            }
             PoolState::Avail
                 if pool_ref.purge_armed.get() && pool_ref.used() < pool_ref.slow_below.get() =>
             {
@@ -673,6 +700,37 @@ mod tests {
                 pools_after <= pools_at_peak - 2,
                 "empty non-current pools are released: {pools_after}"
             );
+        });
+    }
+
+    #[test]
+    fn an_emptied_current_pool_goes_back_only_for_big_classes() {
+        on_fresh_thread(|| {
+            let pools = |class: usize| crate::stats().classes[class].pools;
+            // A 32 KiB block: its pool, current and empty after the free,
+            // goes back to the arena at once.
+            let big = class_of(32 * 1024);
+            assert!(CLASS_SIZE[big] >= crate::pool::RELEASE_EMPTY_CURRENT_MIN);
+            let before = pools(big);
+            let block = alloc(big);
+            assert_eq!(pools(big), before + 1, "a pool was taken for the block");
+            // SAFETY: a live block.
+            unsafe { free(block) };
+            assert_eq!(pools(big), before, "the emptied current pool went back");
+            // The next allocation of the class takes a pool again.
+            let again = alloc(big);
+            assert!(!again.is_null());
+            assert_eq!(pools(big), before + 1);
+            // SAFETY: a live block.
+            unsafe { free(again) };
+
+            // A small class keeps its emptied current pool.
+            let small = class_of(64);
+            let block = alloc(small);
+            let held = pools(small);
+            // SAFETY: a live block.
+            unsafe { free(block) };
+            assert_eq!(pools(small), held, "the small class's current pool stays");
         });
     }
 
