@@ -140,3 +140,63 @@ fn many_threads_allocate_concurrently_without_losing_blocks() {
         assert_eq!(w.join().unwrap(), 20_000);
     }
 }
+
+/// Blocks of the big classes (16 KiB to 128 KiB), whose current pool goes
+/// back to its arena as soon as it empties, freed half by their own thread
+/// and half by another, while the owners keep allocating: every block keeps
+/// its contents, and nothing is lost when pools go and come back.
+#[test]
+fn big_blocks_freed_locally_and_remotely_keep_their_contents() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    const THREADS: usize = 3;
+    const PER_THREAD: u64 = 3_000;
+    let (senders, receivers): (Vec<_>, Vec<_>) = (0..THREADS)
+        .map(|_| channel::unbounded::<(u64, Vec<u64>)>())
+        .unzip();
+    let workers: Vec<_> = receivers
+        .into_iter()
+        .enumerate()
+        .map(|(me, inbox)| {
+            let outboxes = senders.clone();
+            thread::spawn(move || {
+                let mut checked = 0u64;
+                for n in 0..PER_THREAD {
+                    let tag = me as u64 * PER_THREAD + n;
+                    // 2 Ki to 16 Ki words: 16 KiB to 128 KiB.
+                    let words = 2048 + (n as usize * 977) % (14 * 1024);
+                    let block = pattern(tag, words);
+                    if n % 2 == 0 {
+                        // Freed right here: a current pool that empties.
+                        check(tag, &block);
+                        checked += 1;
+                    } else {
+                        outboxes[(me + 1) % THREADS].send((tag, block)).unwrap();
+                    }
+                    while let Ok((tag, block)) = inbox.try_recv() {
+                        check(tag, &block);
+                        checked += 1;
+                    }
+                }
+                drop(outboxes);
+                (inbox, checked)
+            })
+        })
+        .collect();
+    drop(senders);
+    let mut total = 0;
+    let inboxes: Vec<_> = workers
+        .into_iter()
+        .map(|w| {
+            let (inbox, checked) = w.join().unwrap();
+            total += checked;
+            inbox
+        })
+        .collect();
+    for inbox in inboxes {
+        for (tag, block) in inbox.iter() {
+            check(tag, &block);
+            total += 1;
+        }
+    }
+    assert_eq!(total, THREADS as u64 * PER_THREAD);
+}
