@@ -242,7 +242,7 @@ pub fn header_of(ptr: *mut u8) -> *mut HugeHeader {
 /// Written as one clamp: rustc 1.95's LLVM folded the earlier
 /// `if align >= ARENA_SIZE { .. } else { align.max(OS_PAGE) }` to the `max`
 /// alone in one release build, so an 8 MiB-aligned block got its header
-/// two chunks back and `free` refused it (`huge_alignments_are_owned`
+/// two chunks back and `free` refused it (`tests/huge_align.rs`
 /// tests this in release builds).
 fn block_offset(align: usize) -> usize {
     align.clamp(OS_PAGE, ARENA_SIZE)
