@@ -1013,6 +1013,8 @@ pub(crate) mod tests {
         let manager = lock();
         let mut sum = 0;
         let mut pool_pages = 0;
+        // Pages purged inside live pools, as the footprint counts them.
+        let mut purged = 0;
         let mut arena = manager.all;
         while !arena.is_null() {
             // SAFETY: `all` links live arenas; lock held.
@@ -1022,16 +1024,6 @@ pub(crate) mod tests {
             assert_eq!(arena_ref.dirty_free.get(), counted, "arena {arena:p}");
             sum += counted;
             pool_pages += arena_ref.usable() - arena_ref.free_count.get();
-            arena = arena_ref.all_next.get();
-        }
-        assert_eq!(manager.dirty_free, sum);
-        assert_eq!(manager.pool_pages, pool_pages);
-        // Pages purged inside live pools, as the footprint counts them.
-        let mut purged = 0;
-        let mut arena = manager.all;
-        while !arena.is_null() {
-            // SAFETY: `all` links live arenas; lock held.
-            let arena_ref = unsafe { &*arena };
             for pool in &arena_ref.pools {
                 if pool.pages.get() != 0 {
                     purged += crate::purge::purged_pages(pool) * os::OS_PAGE;
@@ -1039,6 +1031,8 @@ pub(crate) mod tests {
             }
             arena = arena_ref.all_next.get();
         }
+        assert_eq!(manager.dirty_free, sum);
+        assert_eq!(manager.pool_pages, pool_pages);
         assert_eq!(POOL_BYTES_PURGED.load(Ordering::Relaxed), purged);
     }
 

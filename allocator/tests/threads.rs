@@ -28,12 +28,16 @@ fn check(tag: u64, block: &[u64]) {
     );
 }
 
-#[test]
-fn blocks_freed_by_other_threads_keep_their_contents_and_are_reused() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    const THREADS: u64 = 4;
-    const PER_THREAD: u64 = 20_000;
-    let (senders, receivers): (Vec<_>, Vec<_>) = (0..THREADS)
+/// Runs `threads` threads that each make `per_thread` patterned blocks;
+/// `route(me, n)` gives block `n` of thread `me` its length and the thread
+/// that frees it (`None`: freed at once by its maker). Every block is
+/// checked before it is freed, and every one is accounted for.
+fn exchange_blocks(
+    threads: usize,
+    per_thread: u64,
+    route: impl Fn(usize, u64) -> (usize, Option<usize>) + Copy + Send + 'static,
+) {
+    let (senders, receivers): (Vec<_>, Vec<_>) = (0..threads)
         .map(|_| channel::unbounded::<(u64, Vec<u64>)>())
         .unzip();
     let workers: Vec<_> = receivers
@@ -43,12 +47,17 @@ fn blocks_freed_by_other_threads_keep_their_contents_and_are_reused() {
             let outboxes = senders.clone();
             thread::spawn(move || {
                 let mut checked = 0u64;
-                for n in 0..PER_THREAD {
-                    let tag = me as u64 * PER_THREAD + n;
-                    let target = (me + 1 + n as usize % (THREADS as usize - 1)) % THREADS as usize;
-                    outboxes[target]
-                        .send((tag, pattern(tag, 1 + (n as usize * 7) % 100)))
-                        .unwrap();
+                for n in 0..per_thread {
+                    let tag = me as u64 * per_thread + n;
+                    let (len, target) = route(me, n);
+                    let block = pattern(tag, len);
+                    match target {
+                        Some(target) => outboxes[target].send((tag, block)).unwrap(),
+                        None => {
+                            check(tag, &block);
+                            checked += 1;
+                        }
+                    }
                     while let Ok((tag, block)) = inbox.try_recv() {
                         check(tag, &block);
                         checked += 1;
@@ -75,7 +84,17 @@ fn blocks_freed_by_other_threads_keep_their_contents_and_are_reused() {
             total += 1;
         }
     }
-    assert_eq!(total, THREADS * PER_THREAD);
+    assert_eq!(total, threads as u64 * per_thread);
+}
+
+#[test]
+fn blocks_freed_by_other_threads_keep_their_contents_and_are_reused() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    const THREADS: usize = 4;
+    exchange_blocks(THREADS, 20_000, |me, n| {
+        let target = (me + 1 + n as usize % (THREADS - 1)) % THREADS;
+        (1 + (n as usize * 7) % 100, Some(target))
+    });
 }
 
 #[test]
@@ -149,54 +168,11 @@ fn many_threads_allocate_concurrently_without_losing_blocks() {
 fn big_blocks_freed_locally_and_remotely_keep_their_contents() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     const THREADS: usize = 3;
-    const PER_THREAD: u64 = 3_000;
-    let (senders, receivers): (Vec<_>, Vec<_>) = (0..THREADS)
-        .map(|_| channel::unbounded::<(u64, Vec<u64>)>())
-        .unzip();
-    let workers: Vec<_> = receivers
-        .into_iter()
-        .enumerate()
-        .map(|(me, inbox)| {
-            let outboxes = senders.clone();
-            thread::spawn(move || {
-                let mut checked = 0u64;
-                for n in 0..PER_THREAD {
-                    let tag = me as u64 * PER_THREAD + n;
-                    // 2 Ki to 16 Ki words: 16 KiB to 128 KiB.
-                    let words = 2048 + (n as usize * 977) % (14 * 1024);
-                    let block = pattern(tag, words);
-                    if n % 2 == 0 {
-                        // Freed right here: a current pool that empties.
-                        check(tag, &block);
-                        checked += 1;
-                    } else {
-                        outboxes[(me + 1) % THREADS].send((tag, block)).unwrap();
-                    }
-                    while let Ok((tag, block)) = inbox.try_recv() {
-                        check(tag, &block);
-                        checked += 1;
-                    }
-                }
-                drop(outboxes);
-                (inbox, checked)
-            })
-        })
-        .collect();
-    drop(senders);
-    let mut total = 0;
-    let inboxes: Vec<_> = workers
-        .into_iter()
-        .map(|w| {
-            let (inbox, checked) = w.join().unwrap();
-            total += checked;
-            inbox
-        })
-        .collect();
-    for inbox in inboxes {
-        for (tag, block) in inbox.iter() {
-            check(tag, &block);
-            total += 1;
-        }
-    }
-    assert_eq!(total, THREADS as u64 * PER_THREAD);
+    exchange_blocks(THREADS, 3_000, |me, n| {
+        // 2 Ki to 16 Ki words: 16 KiB to 128 KiB. Every other block is
+        // freed by its maker at once (a current pool that empties), the
+        // rest by the next thread.
+        let words = 2048 + (n as usize * 977) % (14 * 1024);
+        (words, (n % 2 == 1).then_some((me + 1) % THREADS))
+    });
 }

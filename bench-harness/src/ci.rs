@@ -29,11 +29,10 @@ pub const CI_ALLOCATORS: [&str; 2] = ["strata", "system"];
 pub const GATED_ALLOCATOR: &str = "strata";
 /// Workloads whose counts are printed but cannot fail the check.
 /// `large-churn` is a few ten thousand instructions, mostly system-call
-/// wrappers around the huge blocks it maps and frees; its count still moves
-/// by a few hundredths of a percent between runs on one machine (the
-/// background purger's wake-ups take the cache lock at different moments),
-/// and such a small count would turn that into noise at the gate. The
-/// native suite measures it.
+/// wrappers around the huge blocks it maps and frees, and its count moves
+/// by up to about 1.5% between runs (clean-clone CI runs measured -1.35% and
+/// -1.19% against a baseline taken on the same machine; the cause is not
+/// pinned down), too close to the 2% gate. The native suite measures it.
 pub const UNGATED_WORKLOADS: [&str; 1] = ["large-churn"];
 
 /// Whether a regression of `peer` on `workload` fails the check.
