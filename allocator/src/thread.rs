@@ -167,8 +167,10 @@ fn lock_heaps() -> MutexGuard<'static, HeapStore> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Heaps are carved from 256 KiB mappings: about a hundred heaps each.
+/// Heaps are carved from 256 KiB mappings, a whole number of OS pages each.
 const HEAP_CHUNK: usize = 256 * 1024;
+/// Bytes between heaps in a chunk: a heap rounded up to whole OS pages.
+const HEAP_STRIDE: usize = core::mem::size_of::<ThreadHeap>().next_multiple_of(os::OS_PAGE);
 
 impl HeapStore {
     fn take(&mut self) -> *mut ThreadHeap {
@@ -179,7 +181,9 @@ impl HeapStore {
             self.live += 1;
             return heap;
         }
-        let size = core::mem::size_of::<ThreadHeap>();
+        // Each heap starts on a page of its own, so its first page holds the
+        // checked flag and the class table (see `ThreadHeap::checked`).
+        let size = HEAP_STRIDE;
         let align = core::mem::align_of::<ThreadHeap>();
         if self.cursor.is_null() || (self.end as usize - self.cursor as usize) < size {
             let chunk = os::map(HEAP_CHUNK);
@@ -191,9 +195,9 @@ impl HeapStore {
             self.end = unsafe { chunk.add(HEAP_CHUNK) };
         }
         let heap = self.cursor.cast::<ThreadHeap>();
-        debug_assert!(heap as usize % align == 0);
-        // SAFETY: `size` bytes at `cursor` are ours and unused; sizes keep the
-        // cursor aligned because size is a multiple of align.
+        debug_assert!(heap as usize % os::OS_PAGE == 0 && heap as usize % align == 0);
+        // SAFETY: `size` bytes at `cursor` are ours and unused; the stride keeps the
+        // cursor on a page boundary.
         unsafe {
             heap.write(ThreadHeap::new());
             (*heap).all_next.set(self.all);
