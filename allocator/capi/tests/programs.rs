@@ -114,6 +114,38 @@ fn cpython_runs_an_object_heavy_script_in_debug_mode() {
     assert_eq!(String::from_utf8_lossy(&output.stdout), "collected True\n");
 }
 
+#[test]
+fn the_benchmark_scripts_run_on_strata() {
+    let Some(python) = python_with_test_package() else {
+        return;
+    };
+    let bench = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench");
+    let run = |script: &str, args: &[&str]| {
+        let output = preloaded(&python)
+            .env("PYTHONMALLOC", "malloc")
+            .arg(bench.join(script))
+            .args(args)
+            .output()
+            .expect("run python3");
+        assert_success(script, &output);
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    };
+    // objects.py: "<wall s> <CPU s> <peak RSS KiB> <checksum>".
+    let objects = run("objects.py", &["2", "500"]);
+    assert_eq!(
+        objects.split_whitespace().count(),
+        4,
+        "objects.py printed {objects:?}"
+    );
+    // rounds.py: one "rN=<seconds>" per round.
+    let rounds = run("rounds.py", &["3", "500"]);
+    let names: Vec<&str> = rounds
+        .split_whitespace()
+        .map(|field| field.split('=').next().unwrap_or(""))
+        .collect();
+    assert_eq!(names, ["r0", "r1", "r2"], "rounds.py printed {rounds:?}");
+}
+
 /// Runs a shell script in `dir`, preloaded or not, with fixed dates and
 /// identities so that its output (commit hashes included) is reproducible.
 fn run_script(script: &str, dir: &Path, preload: bool) -> Output {
