@@ -1,51 +1,170 @@
 //! The replaceable C++ allocation functions, under their Itanium ABI names.
 //!
-//! `operator new` cannot throw `std::bad_alloc` from Rust: when memory runs
-//! out it reports the failure and aborts, as a program built with
-//! `-fno-exceptions` does. The `nothrow` forms return null. Sized and aligned
-//! `operator delete` forms pass the size on to debug mode, which checks it.
+//! When memory runs out, the throwing forms of `operator new` behave as the
+//! standard says: they call the program's new-handler (`std::set_new_handler`)
+//! and try again for as long as one is installed, and otherwise throw
+//! `std::bad_alloc`. Rust cannot throw a C++ exception itself, so strata
+//! calls the C++ runtime's own thrower (`std::__throw_bad_alloc`, in
+//! libstdc++ or libc++), found through weak references that the dynamic
+//! linker fills in when the program uses a C++ runtime: no `dlsym` and no
+//! allocation on the way. These functions use the `C-unwind` ABI, so the
+//! exception (or one a new-handler throws) passes through them to the
+//! caller. A program with no C++ runtime that calls them anyway gets a report
+//! and an abort, as a program built with `-fno-exceptions` does. The
+//! `nothrow` forms return null without calling the new-handler. Sized and
+//! aligned `operator delete` forms pass the size on to debug mode, which
+//! checks it.
 
 use crate::{allocate, free_family};
 use allocator::debug::fatal;
 use allocator::debug::Family;
+#[cfg(target_arch = "x86_64")]
+use core::arch::{asm, global_asm};
 use core::ffi::c_void;
 
 /// `operator new` without an alignment argument: the default new alignment.
 const NEW_ALIGN: usize = 16;
 
-#[cold]
-fn out_of_memory(size: usize) -> ! {
+// Weak references into the C++ runtime: each resolves to the function when a
+// loaded library defines it and to null otherwise.
+//   _ZSt15get_new_handlerv          std::get_new_handler() (both runtimes)
+//   _ZSt17__throw_bad_allocv        std::__throw_bad_alloc() (libstdc++)
+//   _ZNSt3__117__throw_bad_allocEv  std::__1::__throw_bad_alloc() (libc++)
+#[cfg(target_arch = "x86_64")]
+global_asm!(
+    ".weak _ZSt15get_new_handlerv",
+    ".weak _ZSt17__throw_bad_allocv",
+    ".weak _ZNSt3__117__throw_bad_allocEv",
+);
+
+/// The address a weak reference resolved to (0: no library defines it).
+/// Elsewhere than x86-64 there are no weak references: 0, so a failed
+/// throwing `operator new` reports and aborts.
+#[cfg(not(target_arch = "x86_64"))]
+macro_rules! weak_address {
+    ($symbol:literal) => {
+        0usize
+    };
+}
+
+/// The address a weak reference resolved to (0: no library defines it).
+#[cfg(target_arch = "x86_64")]
+macro_rules! weak_address {
+    ($symbol:literal) => {{
+        let address: usize;
+        // SAFETY: reads the symbol's GOT entry, which the dynamic linker
+        // filled in (with 0 for an undefined weak symbol) before any code ran.
+        unsafe {
+            asm!(
+                concat!("mov {address}, qword ptr [rip + ", $symbol, "@GOTPCREL]"),
+                address = out(reg) address,
+                options(nostack, readonly, preserves_flags, pure),
+            );
+        }
+        address
+    }};
+}
+
+/// A new-handler, as `std::set_new_handler` installs it. It may throw.
+type NewHandler = unsafe extern "C-unwind" fn();
+
+/// The program's new-handler, if it installed one.
+fn new_handler() -> Option<NewHandler> {
+    let get = weak_address!("_ZSt15get_new_handlerv");
+    if get == 0 {
+        return None;
+    }
+    // SAFETY: `std::get_new_handler` takes nothing and returns the handler
+    // or null, which `Option<fn>` represents as `None`.
+    let get: unsafe extern "C" fn() -> Option<NewHandler> = unsafe { core::mem::transmute(get) };
+    // SAFETY: as above; it only reads the runtime's handler slot.
+    unsafe { get() }
+}
+
+/// Throws `std::bad_alloc` through the C++ runtime; without one, reports and
+/// aborts.
+fn throw_bad_alloc(size: usize) -> ! {
+    for thrower in [
+        weak_address!("_ZSt17__throw_bad_allocv"),
+        weak_address!("_ZNSt3__117__throw_bad_allocEv"),
+    ] {
+        if thrower != 0 {
+            // SAFETY: both runtimes define the function as taking nothing and
+            // never returning; it throws `std::bad_alloc`, which unwinds
+            // through our `C-unwind` frames to the caller of `operator new`.
+            let throw: unsafe extern "C-unwind" fn() -> ! =
+                unsafe { core::mem::transmute(thrower) };
+            // SAFETY: as above.
+            unsafe { throw() }
+        }
+    }
     fatal(format_args!("out of memory in operator new ({size} bytes)"))
 }
 
+/// A throwing `operator new`: the block, or the standard's loop of
+/// new-handler calls and retries, ending in `std::bad_alloc`.
 #[inline(always)]
-fn new_or_abort(size: usize, align: usize, family: Family) -> *mut c_void {
+fn new_or_throw(size: usize, align: usize, family: Family) -> *mut c_void {
     let block = allocate(size, align, family, false);
     if block.is_null() {
-        out_of_memory(size);
+        return new_failed(size, align, family);
     }
     block.cast()
 }
 
-/// Defines C++ allocation functions: the name, its parameters, and the
-/// expression that allocates or frees with them.
+#[cold]
+#[inline(never)]
+extern "C-unwind" fn new_failed(size: usize, align: usize, family: Family) -> *mut c_void {
+    loop {
+        let Some(handler) = new_handler() else {
+            throw_bad_alloc(size);
+        };
+        // SAFETY: the program's own handler, called as the standard says; it
+        // frees memory, installs another handler, throws, or ends the program.
+        unsafe { handler() };
+        let block = allocate(size, align, family, false);
+        if !block.is_null() {
+            return block.cast();
+        }
+    }
+}
+
+/// Defines C++ allocation functions with an ABI: the name, its parameters,
+/// and the expression that allocates or frees with them.
 macro_rules! operators {
-    ($($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)? $body:block)*) => {$(
+    ($abi:literal: $($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)? $body:block)*) => {$(
         $(#[$doc])*
         #[no_mangle]
-        pub unsafe extern "C" fn $name($($arg: $ty),*) $(-> $ret)? $body
+        pub unsafe extern $abi fn $name($($arg: $ty),*) $(-> $ret)? $body
     )*};
 }
 
 operators! {
+    "C-unwind":
     /// `operator new(size_t)`.
     /// # Safety
     /// None.
-    _Znwm(size: usize) -> *mut c_void { new_or_abort(size, NEW_ALIGN, Family::New) }
+    _Znwm(size: usize) -> *mut c_void { new_or_throw(size, NEW_ALIGN, Family::New) }
     /// `operator new[](size_t)`.
     /// # Safety
     /// None.
-    _Znam(size: usize) -> *mut c_void { new_or_abort(size, NEW_ALIGN, Family::NewArray) }
+    _Znam(size: usize) -> *mut c_void { new_or_throw(size, NEW_ALIGN, Family::NewArray) }
+    /// `operator new(size_t, std::align_val_t)`.
+    /// # Safety
+    /// `align` is a power of two.
+    _ZnwmSt11align_val_t(size: usize, align: usize) -> *mut c_void {
+        new_or_throw(size, aligned(align), Family::New)
+    }
+    /// `operator new[](size_t, std::align_val_t)`.
+    /// # Safety
+    /// `align` is a power of two.
+    _ZnamSt11align_val_t(size: usize, align: usize) -> *mut c_void {
+        new_or_throw(size, aligned(align), Family::NewArray)
+    }
+}
+
+operators! {
+    "C":
     /// `operator new(size_t, const std::nothrow_t&)`.
     /// # Safety
     /// None.
@@ -57,18 +176,6 @@ operators! {
     /// None.
     _ZnamRKSt9nothrow_t(size: usize, _tag: *const c_void) -> *mut c_void {
         allocate(size, NEW_ALIGN, Family::NewArray, false).cast()
-    }
-    /// `operator new(size_t, std::align_val_t)`.
-    /// # Safety
-    /// `align` is a power of two.
-    _ZnwmSt11align_val_t(size: usize, align: usize) -> *mut c_void {
-        new_or_abort(size, aligned(align), Family::New)
-    }
-    /// `operator new[](size_t, std::align_val_t)`.
-    /// # Safety
-    /// `align` is a power of two.
-    _ZnamSt11align_val_t(size: usize, align: usize) -> *mut c_void {
-        new_or_abort(size, aligned(align), Family::NewArray)
     }
     /// `operator new(size_t, std::align_val_t, const std::nothrow_t&)`.
     /// # Safety
@@ -85,6 +192,7 @@ operators! {
 }
 
 operators! {
+    "C":
     /// `operator delete(void*)`.
     /// # Safety
     /// `ptr` is null or a live block from `operator new`.

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{assert_success, c_program, cxx_program, preloaded};
+use common::{assert_success, c_program, cxx_program, new_without_cxx_program, preloaded};
 use std::os::unix::process::ExitStatusExt;
 
 #[test]
@@ -63,6 +63,29 @@ fn array_new_released_with_delete_is_reported() {
             "block of 40 bytes",
             "allocated with new[], freed with delete",
         ],
+    );
+}
+
+#[test]
+fn operator_new_without_a_cxx_runtime_reports_and_aborts() {
+    let output = preloaded(new_without_cxx_program())
+        .output()
+        .expect("run new_without_cxx");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stdout.contains("small block at 0x"), "stdout: {stdout}");
+    assert!(
+        !stdout.contains("returned"),
+        "operator new returned: {stdout}"
+    );
+    assert_eq!(
+        output.status.signal(),
+        Some(libc::SIGABRT),
+        "stderr: {stderr}"
+    );
+    assert!(
+        stderr.contains("strata: out of memory in operator new (4611686018427387903 bytes)"),
+        "stderr: {stderr}"
     );
 }
 

@@ -1,13 +1,16 @@
 // C++ on strata: the compiler's own calls to operator new and delete (plain,
-// array, sized, aligned) through the standard library and threads.
+// array, sized, aligned) through the standard library and threads, and
+// operator new running out of memory as the standard says it must.
 //
-//   cxx            containers, smart pointers, over-aligned types, threads
+//   cxx            containers, smart pointers, over-aligned types, threads,
+//                  std::bad_alloc and the new-handler
 //   array-delete   new[] released with delete, for debug mode to stop
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
+#include <new>
 #include <string>
 #include <thread>
 #include <vector>
@@ -70,6 +73,47 @@ static void threads_trading_objects() {
     for (const auto &m : made) CHECK(!m);
 }
 
+// More than any machine can map, yet far from overflowing a size.
+static volatile std::size_t too_much = SIZE_MAX / 4;
+static void *volatile kept;
+static int handler_calls;
+
+static void give_up_on_third_call() {
+    if (++handler_calls == 3) std::set_new_handler(nullptr);
+}
+
+template <typename Allocate>
+static bool throws_bad_alloc(Allocate allocate) {
+    try {
+        kept = allocate();
+    } catch (const std::bad_alloc &) {
+        return true;
+    }
+    return false;
+}
+
+static void out_of_memory() {
+    std::size_t size = too_much;
+    CHECK(throws_bad_alloc([&] { return ::operator new(size); }));
+    CHECK(throws_bad_alloc([&] { return ::operator new[](size); }));
+    CHECK(throws_bad_alloc([&] { return ::operator new(size, std::align_val_t(64)); }));
+    CHECK(throws_bad_alloc([&] { return ::operator new[](size, std::align_val_t(4096)); }));
+    CHECK(throws_bad_alloc([&] { return static_cast<void *>(new char[size]); }));
+    CHECK(::operator new(size, std::nothrow) == nullptr);
+    CHECK(::operator new[](size, std::align_val_t(64), std::nothrow) == nullptr);
+    // The new-handler is called until it removes itself, then bad_alloc.
+    std::set_new_handler(give_up_on_third_call);
+    CHECK(throws_bad_alloc([&] { return ::operator new(size); }));
+    CHECK(handler_calls == 3);
+    // A handler may throw bad_alloc itself.
+    std::set_new_handler([] { throw std::bad_alloc(); });
+    CHECK(throws_bad_alloc([&] { return ::operator new(size); }));
+    std::set_new_handler(nullptr);
+    // Allocation still works afterwards.
+    std::unique_ptr<std::string> after(new std::string(1000, 'y'));
+    CHECK(after->size() == 1000);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && !std::strcmp(argv[1], "array-delete")) {
         int *numbers = new int[10];
@@ -81,6 +125,7 @@ int main(int argc, char **argv) {
     containers();
     over_aligned();
     threads_trading_objects();
+    out_of_memory();
     if (failures) return 1;
     std::printf("cxx.cpp: all checks passed\n");
     return 0;

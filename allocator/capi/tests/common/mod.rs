@@ -61,11 +61,23 @@ pub fn cxx_program() -> Option<PathBuf> {
         .clone()
 }
 
+/// A C program that calls `operator new` with no C++ runtime loaded.
+pub fn new_without_cxx_program() -> PathBuf {
+    static PROGRAM: OnceLock<PathBuf> = OnceLock::new();
+    PROGRAM
+        .get_or_init(|| compile("cc", "new_without_cxx.c", &[], &["-ldl"]))
+        .clone()
+}
+
 fn compile(compiler: &str, source: &str, flags: &[&str], libraries: &[&str]) -> PathBuf {
     let source = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/c")
         .join(source);
-    let out = scratch(compiler).join("program");
+    let name = source
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("program");
+    let out = scratch(&format!("{compiler}-{name}")).join("program");
     let status = Command::new(compiler)
         .args(["-O0", "-g", "-Wall", "-o"])
         .arg(&out)
