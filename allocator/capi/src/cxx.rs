@@ -6,8 +6,9 @@
 //! `std::bad_alloc`. Rust cannot throw a C++ exception itself, so strata
 //! calls the C++ runtime's own thrower (`std::__throw_bad_alloc`, in
 //! libstdc++ or libc++), found through weak references that the dynamic
-//! linker fills in when the program uses a C++ runtime: no `dlsym` and no
-//! allocation on the way. These functions use the `C-unwind` ABI, so the
+//! linker fills in when the program uses a C++ runtime from the start (no
+//! `dlsym`, no allocation), or with `dlsym` when a runtime was loaded later
+//! with `dlopen`. These functions use the `C-unwind` ABI, so the
 //! exception (or one a new-handler throws) passes through them to the
 //! caller. A program with no C++ runtime that calls them anyway gets a report
 //! and an abort, as a program built with `-fno-exceptions` does. The
@@ -65,12 +66,51 @@ macro_rules! weak_address {
     }};
 }
 
+/// The C++ runtimes a program may have loaded after start-up.
+const RUNTIMES: [&core::ffi::CStr; 3] = [c"libstdc++.so.6", c"libc++.so.1", c"libc++abi.so.1"];
+
+/// A C++ runtime function: the weak reference if it resolved when strata
+/// was loaded, else a lookup now, for a runtime loaded later with `dlopen`
+/// (a C program such as CPython loading a C++ extension, which keeps the
+/// runtime out of the global scope: hence the `RTLD_NOLOAD` handles). Only
+/// the failure path of `operator new` asks, when strata is long ready.
+fn runtime_function(weak: usize, name: &core::ffi::CStr) -> usize {
+    if weak != 0 {
+        return weak;
+    }
+    // SAFETY: NUL-terminated names; RTLD_DEFAULT searches the global scope
+    // and an RTLD_NOLOAD handle (released again) names a library already
+    // loaded. No strata lock is held here, so the loader may allocate.
+    unsafe {
+        let global = libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr());
+        if !global.is_null() {
+            return global as usize;
+        }
+        for runtime in RUNTIMES {
+            let handle = libc::dlopen(runtime.as_ptr(), libc::RTLD_LAZY | libc::RTLD_NOLOAD);
+            if handle.is_null() {
+                continue;
+            }
+            let found = libc::dlsym(handle, name.as_ptr());
+            // The library stays loaded: the program holds it.
+            libc::dlclose(handle);
+            if !found.is_null() {
+                return found as usize;
+            }
+        }
+    }
+    0
+}
+
 /// A new-handler, as `std::set_new_handler` installs it. It may throw.
 type NewHandler = unsafe extern "C-unwind" fn();
 
 /// The program's new-handler, if it installed one.
 fn new_handler() -> Option<NewHandler> {
-    let get = weak_address!("_ZSt15get_new_handlerv");
+    let get = runtime_function(
+        weak_address!("_ZSt15get_new_handlerv"),
+        c"_ZSt15get_new_handlerv",
+    );
     if get == 0 {
         return None;
     }
@@ -85,8 +125,14 @@ fn new_handler() -> Option<NewHandler> {
 /// aborts.
 fn throw_bad_alloc(size: usize) -> ! {
     for thrower in [
-        weak_address!("_ZSt17__throw_bad_allocv"),
-        weak_address!("_ZNSt3__117__throw_bad_allocEv"),
+        runtime_function(
+            weak_address!("_ZSt17__throw_bad_allocv"),
+            c"_ZSt17__throw_bad_allocv",
+        ),
+        runtime_function(
+            weak_address!("_ZNSt3__117__throw_bad_allocEv"),
+            c"_ZNSt3__117__throw_bad_allocEv",
+        ),
     ] {
         if thrower != 0 {
             // SAFETY: both runtimes define the function as taking nothing and

@@ -66,11 +66,17 @@ fn array_new_released_with_delete_is_reported() {
     );
 }
 
+/// Runs `new_without_cxx.c` in `mode`; returns its output.
+fn new_without_cxx(mode: &str) -> std::process::Output {
+    preloaded(new_without_cxx_program())
+        .arg(mode)
+        .output()
+        .expect("run new_without_cxx")
+}
+
 #[test]
 fn operator_new_without_a_cxx_runtime_reports_and_aborts() {
-    let output = preloaded(new_without_cxx_program())
-        .output()
-        .expect("run new_without_cxx");
+    let output = new_without_cxx("");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stdout.contains("small block at 0x"), "stdout: {stdout}");
@@ -87,6 +93,28 @@ fn operator_new_without_a_cxx_runtime_reports_and_aborts() {
         stderr.contains("strata: out of memory in operator new (4611686018427387903 bytes)"),
         "stderr: {stderr}"
     );
+}
+
+#[test]
+fn operator_new_finds_a_cxx_runtime_loaded_later() {
+    // The new-handler installed through a libstdc++ loaded with
+    // dlopen(RTLD_LOCAL) is called.
+    let output = new_without_cxx("dlopen-handler");
+    assert_success("new_without_cxx dlopen-handler", &output);
+    assert!(String::from_utf8_lossy(&output.stdout).contains("new-handler called"));
+    // Without a handler, std::bad_alloc is thrown; no C++ frame catches it
+    // here, so libstdc++ ends the process naming the exception.
+    let output = new_without_cxx("dlopen-throw");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stdout.contains("small block at 0x"), "stdout: {stdout}");
+    assert_eq!(
+        output.status.signal(),
+        Some(libc::SIGABRT),
+        "stderr: {stderr}"
+    );
+    assert!(stderr.contains("std::bad_alloc"), "stderr: {stderr}");
+    assert!(!stderr.contains("strata:"), "stderr: {stderr}");
 }
 
 /// Runs one memory error of the C program under debug mode; returns its
