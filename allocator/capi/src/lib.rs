@@ -21,14 +21,15 @@
 //! * `malloc.rs`: `malloc`, `free`, `calloc`, `realloc`, `reallocarray`,
 //!   `posix_memalign`, `aligned_alloc`, `memalign`, `valloc`, `pvalloc`,
 //!   `malloc_usable_size`, `free_sized`, `free_aligned_sized`, `malloc_trim`,
-//!   `malloc_stats`.
+//!   `malloc_stats`, `mallinfo2`, `mallinfo`.
 //! * `cxx.rs`: every replaceable `operator new` and `operator delete`.
 //! * This file: the paths they share, and the start-up constructor.
 //!
 //! Start-up: strata needs no initialisation call. Its state is static and
 //! zero-initialised, settings come from `getenv` (which does not allocate),
 //! and a thread's heap is created on its first allocation from `mmap`ed
-//! memory. Nothing here calls `dlsym`. A constructor in `.init_array`
+//! memory. Nothing here calls `dlsym`, except a failed `operator new`
+//! looking for a C++ runtime loaded later (see `cxx.rs`). A constructor in `.init_array`
 //! registers the `fork()` handlers (`pthread_atfork` may allocate, which is
 //! fine by then). Threads that C code creates release their heaps through
 //! strata's pthread key destructor when they exit.

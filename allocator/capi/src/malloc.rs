@@ -208,3 +208,89 @@ pub unsafe extern "C" fn malloc_stats() {
     use std::io::Write;
     let _ = write!(std::io::stderr(), "{}", allocator::stats());
 }
+
+/// glibc's `struct mallinfo2`: every field a `size_t`.
+#[repr(C)]
+pub struct MallInfo2 {
+    pub arena: usize,
+    pub ordblks: usize,
+    pub smblks: usize,
+    pub hblks: usize,
+    pub hblkhd: usize,
+    pub usmblks: usize,
+    pub fsmblks: usize,
+    pub uordblks: usize,
+    pub fordblks: usize,
+    pub keepcost: usize,
+}
+
+/// glibc's older `struct mallinfo`: the same fields as `int`.
+#[repr(C)]
+pub struct MallInfo {
+    pub arena: c_int,
+    pub ordblks: c_int,
+    pub smblks: c_int,
+    pub hblks: c_int,
+    pub hblkhd: c_int,
+    pub usmblks: c_int,
+    pub fsmblks: c_int,
+    pub uordblks: c_int,
+    pub fordblks: c_int,
+    pub keepcost: c_int,
+}
+
+/// strata's memory in glibc's terms: `arena` is the bytes mapped for
+/// arenas, `hblks`/`hblkhd` the huge blocks and their mappings, `uordblks`
+/// the bytes in pool blocks handed out, `fordblks` the rest of the arenas,
+/// `ordblks` the free arena pages and `keepcost` the bytes of those still
+/// resident (what `malloc_trim` would give back now). The fields glibc
+/// itself leaves at zero (`smblks`, `usmblks`, `fsmblks`) are zero.
+///
+/// # Safety
+/// None.
+#[no_mangle]
+pub unsafe extern "C" fn mallinfo2() -> MallInfo2 {
+    let stats = allocator::stats();
+    let arena = stats.bytes_mapped.saturating_sub(stats.huge_bytes);
+    let in_pools = stats
+        .classes
+        .iter()
+        .map(|c| c.bytes_in_use())
+        .sum::<usize>();
+    MallInfo2 {
+        arena,
+        ordblks: stats.free_pages_resident + stats.free_pages_purged,
+        smblks: 0,
+        hblks: stats.huge_blocks,
+        hblkhd: stats.huge_bytes,
+        usmblks: 0,
+        fsmblks: 0,
+        uordblks: in_pools,
+        fordblks: arena.saturating_sub(in_pools),
+        keepcost: stats.free_pages_resident * allocator::PAGE_SIZE,
+    }
+}
+
+/// [`mallinfo2`] with `int` fields, as glibc's deprecated `mallinfo`: values
+/// past `INT_MAX` are cut to it (glibc lets them wrap).
+///
+/// # Safety
+/// None.
+#[no_mangle]
+pub unsafe extern "C" fn mallinfo() -> MallInfo {
+    // SAFETY: no preconditions.
+    let info = unsafe { mallinfo2() };
+    let cut = |value: usize| c_int::try_from(value).unwrap_or(c_int::MAX);
+    MallInfo {
+        arena: cut(info.arena),
+        ordblks: cut(info.ordblks),
+        smblks: cut(info.smblks),
+        hblks: cut(info.hblks),
+        hblkhd: cut(info.hblkhd),
+        usmblks: cut(info.usmblks),
+        fsmblks: cut(info.fsmblks),
+        uordblks: cut(info.uordblks),
+        fordblks: cut(info.fordblks),
+        keepcost: cut(info.keepcost),
+    }
+}

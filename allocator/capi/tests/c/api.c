@@ -1,7 +1,7 @@
 /* Exercises the C allocation API of whatever allocator the program runs on.
  *
  *   api [all]          every function, alignment, errno, overflow, edge
- *                      cases, C++ operators, threads freeing each other's
+ *                      cases, mallinfo2, C++ operators, threads freeing each other's
  *                      blocks, thread heaps released, fork from threads
  *   overflow | underflow | double-free | stack-free | header-free | new-free |
  *   write-after-free | stack-realloc | header-realloc
@@ -189,6 +189,37 @@ static void check_aligned(void) {
     free(pv);
     errno = 0;
     CHECK(pvalloc(huge) == NULL && errno == ENOMEM);
+}
+
+/* mallinfo2 and mallinfo report blocks in use, huge mappings and their
+ * changes, on glibc and on strata alike. The big block is past glibc's
+ * largest mmap threshold (32 MiB), so glibc maps it too. Debug mode holds
+ * freed blocks in quarantine, so they stay in use there. */
+static void check_mallinfo(void) {
+    enum { COUNT = 4096, SIZE = 256 };
+    static void *blocks[COUNT];
+    const char *debug = getenv("STRATA_DEBUG");
+    int quarantine = debug && strcmp(debug, "0");
+    struct mallinfo2 before = mallinfo2();
+    for (int i = 0; i < COUNT; i++) blocks[i] = malloc(SIZE);
+    unsigned char *big = malloc(64u << 20);
+    CHECK(big != NULL);
+    memset(big, 1, 4096);
+    struct mallinfo2 during = mallinfo2();
+    CHECK(during.uordblks >= before.uordblks + (size_t)COUNT * SIZE);
+    CHECK(during.arena >= during.uordblks);
+    CHECK(during.hblks >= 1);
+    CHECK(during.hblkhd >= (64u << 20));
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    struct mallinfo old = mallinfo();
+#pragma GCC diagnostic pop
+    CHECK(old.uordblks > 0 && old.hblks >= 1);
+    for (int i = 0; i < COUNT; i++) free(blocks[i]);
+    free(big);
+    struct mallinfo2 after = mallinfo2();
+    if (!quarantine) CHECK(after.uordblks + (size_t)COUNT * SIZE <= during.uordblks);
+    CHECK(after.hblkhd < during.hblkhd);
 }
 
 static void check_cxx_operators(void) {
@@ -427,6 +458,7 @@ int main(int argc, char **argv) {
     check_calloc();
     check_realloc();
     check_aligned();
+    check_mallinfo();
     check_cxx_operators();
     check_cross_thread_frees();
     check_thread_heaps_released();
