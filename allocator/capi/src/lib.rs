@@ -29,9 +29,9 @@
 //! zero-initialised, settings come from `getenv` (which does not allocate),
 //! and a thread's heap is created on its first allocation from `mmap`ed
 //! memory. Nothing here calls `dlsym`, except a failed `operator new`
-//! looking for a C++ runtime loaded later (see `cxx.rs`). A constructor in `.init_array`
-//! registers the `fork()` handlers (`pthread_atfork` may allocate, which is
-//! fine by then). Threads that C code creates release their heaps through
+//! looking for a C++ runtime loaded later (see `cxx.rs`). A constructor in
+//! `.init_array` registers the `fork()` handlers (`pthread_atfork` may
+//! allocate, which is fine by then). Threads that C code creates release their heaps through
 //! strata's pthread key destructor when they exit.
 //!
 //! Debug mode (`STRATA_DEBUG=1`) is `strata::debug`: guard bytes, fill

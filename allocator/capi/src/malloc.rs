@@ -251,12 +251,10 @@ pub struct MallInfo {
 #[no_mangle]
 pub unsafe extern "C" fn mallinfo2() -> MallInfo2 {
     let stats = allocator::stats();
-    let arena = stats.bytes_mapped.saturating_sub(stats.huge_bytes);
-    let in_pools = stats
-        .classes
-        .iter()
-        .map(|c| c.bytes_in_use())
-        .sum::<usize>();
+    // `bytes_mapped` also counts huge mappings, cached ones included, and
+    // `bytes_in_use` the huge blocks: take the arenas' share of each.
+    let arena = stats.arenas.bytes;
+    let in_pools = stats.bytes_in_use - stats.huge_bytes;
     MallInfo2 {
         arena,
         ordblks: stats.free_pages_resident + stats.free_pages_purged,
