@@ -74,7 +74,7 @@ const RUNTIMES: [&core::ffi::CStr; 3] = [c"libstdc++.so.6", c"libc++.so.1", c"li
 /// (a C program such as CPython loading a C++ extension, which keeps the
 /// runtime out of the global scope: hence the `RTLD_NOLOAD` handles). Only
 /// the failure path of `operator new` asks, when strata is long ready.
-fn runtime_function(weak: usize, name: &core::ffi::CStr) -> usize {
+fn find_runtime_function(weak: usize, name: &core::ffi::CStr) -> usize {
     if weak != 0 {
         return weak;
     }
@@ -102,15 +102,27 @@ fn runtime_function(weak: usize, name: &core::ffi::CStr) -> usize {
     0
 }
 
+/// [`find_runtime_function`] for one symbol, named once.
+macro_rules! runtime_function {
+    ($symbol:literal) => {
+        find_runtime_function(
+            weak_address!($symbol),
+            const {
+                match core::ffi::CStr::from_bytes_with_nul(concat!($symbol, "\0").as_bytes()) {
+                    Ok(name) => name,
+                    Err(_) => panic!("a symbol name must not contain NUL"),
+                }
+            },
+        )
+    };
+}
+
 /// A new-handler, as `std::set_new_handler` installs it. It may throw.
 type NewHandler = unsafe extern "C-unwind" fn();
 
-/// The program's new-handler, if it installed one.
-fn new_handler() -> Option<NewHandler> {
-    let get = runtime_function(
-        weak_address!("_ZSt15get_new_handlerv"),
-        c"_ZSt15get_new_handlerv",
-    );
+/// The program's new-handler, if it installed one, read through `get`, the
+/// runtime's `std::get_new_handler` (0: no runtime).
+fn new_handler(get: usize) -> Option<NewHandler> {
     if get == 0 {
         return None;
     }
@@ -124,25 +136,17 @@ fn new_handler() -> Option<NewHandler> {
 /// Throws `std::bad_alloc` through the C++ runtime; without one, reports and
 /// aborts.
 fn throw_bad_alloc(size: usize) -> ! {
-    for thrower in [
-        runtime_function(
-            weak_address!("_ZSt17__throw_bad_allocv"),
-            c"_ZSt17__throw_bad_allocv",
-        ),
-        runtime_function(
-            weak_address!("_ZNSt3__117__throw_bad_allocEv"),
-            c"_ZNSt3__117__throw_bad_allocEv",
-        ),
-    ] {
-        if thrower != 0 {
-            // SAFETY: both runtimes define the function as taking nothing and
-            // never returning; it throws `std::bad_alloc`, which unwinds
-            // through our `C-unwind` frames to the caller of `operator new`.
-            let throw: unsafe extern "C-unwind" fn() -> ! =
-                unsafe { core::mem::transmute(thrower) };
-            // SAFETY: as above.
-            unsafe { throw() }
-        }
+    let mut thrower = runtime_function!("_ZSt17__throw_bad_allocv");
+    if thrower == 0 {
+        thrower = runtime_function!("_ZNSt3__117__throw_bad_allocEv");
+    }
+    if thrower != 0 {
+        // SAFETY: both runtimes define the function as taking nothing and
+        // never returning; it throws `std::bad_alloc`, which unwinds through
+        // our `C-unwind` frames to the caller of `operator new`.
+        let throw: unsafe extern "C-unwind" fn() -> ! = unsafe { core::mem::transmute(thrower) };
+        // SAFETY: as above.
+        unsafe { throw() }
     }
     fatal(format_args!("out of memory in operator new ({size} bytes)"))
 }
@@ -161,8 +165,11 @@ fn new_or_throw(size: usize, align: usize, family: Family) -> *mut c_void {
 #[cold]
 #[inline(never)]
 extern "C-unwind" fn new_failed(size: usize, align: usize, family: Family) -> *mut c_void {
+    // Found once; the handler itself is read again on every round, since a
+    // handler may install another.
+    let get_handler = runtime_function!("_ZSt15get_new_handlerv");
     loop {
-        let Some(handler) = new_handler() else {
+        let Some(handler) = new_handler(get_handler) else {
             throw_bad_alloc(size);
         };
         // SAFETY: the program's own handler, called as the standard says; it
