@@ -54,6 +54,25 @@ def cycles(n):
     return gc.collect()
 
 
+def one_round(r, count, kept, build=records):
+    """Round r: records (made by `build`, records() unless a caller times
+    it), JSON, sorting, an index, cycles; appends the survivors to `kept`.
+    Returns the round's share of the checksum."""
+    checksum = 0
+    rows = build(count, r + 1)
+    size, back = round_trip(rows)
+    checksum += size
+    back.sort(key=lambda row: (row["tags"][0], row["name"]))
+    checksum += back[0]["id"] + back[-1]["id"]
+    index = {row["name"]: tuple(row["pair"]) for row in back}
+    words = sorted(index, key=lambda name: name[::-1])
+    checksum += len(words[len(words) // 2])
+    checksum += cycles(max(1, count * 3 // 4))
+    kept.append(rows[:: 50])  # some survivors, as a real program keeps
+    del rows, back, index, words
+    return checksum
+
+
 def main(rounds, count=40000):
     checksum = 0
     started = time.perf_counter()
@@ -61,17 +80,7 @@ def main(rounds, count=40000):
     cpu_at_start = usage.ru_utime + usage.ru_stime
     kept = []
     for r in range(rounds):
-        rows = records(count, r + 1)
-        size, back = round_trip(rows)
-        checksum += size
-        back.sort(key=lambda row: (row["tags"][0], row["name"]))
-        checksum += back[0]["id"] + back[-1]["id"]
-        index = {row["name"]: tuple(row["pair"]) for row in back}
-        words = sorted(index, key=lambda name: name[::-1])
-        checksum += len(words[len(words) // 2])
-        checksum += cycles(max(1, count * 3 // 4))
-        kept.append(rows[:: 50])  # some survivors, as a real program keeps
-        del rows, back, index, words
+        checksum += one_round(r, count, kept)
     checksum += sum(len(k) for k in kept)
     elapsed = time.perf_counter() - started
     usage = resource.getrusage(resource.RUSAGE_SELF)

@@ -1,12 +1,12 @@
 """Times the record-building phase of objects.py round by round.
 
-The first round builds its records in fresh pools; every later round
+Runs the rounds of objects.py (objects.one_round) and times records() in
+each. The first round builds its records in fresh pools; every later round
 builds them in memory the previous round freed, next to the survivors it
 kept. Usage: rounds.py [rounds [records]] (4 rounds of 40,000 by default).
 Prints one line, "r0=<user s> r1=<user s> ...": the user CPU seconds each
 round's records() took.
 """
-import json
 import os
 import resource
 import sys
@@ -21,17 +21,16 @@ def user_seconds():
 
 def main(rounds=4, count=40000):
     times = []
+
+    def timed_records(n, seed):
+        started = user_seconds()
+        rows = objects.records(n, seed)
+        times.append(user_seconds() - started)
+        return rows
+
     kept = []
     for r in range(rounds):
-        started = user_seconds()
-        rows = objects.records(count, r + 1)
-        times.append(user_seconds() - started)
-        text = json.dumps(rows)
-        back = json.loads(text)
-        back.sort(key=lambda row: (row["tags"][0], row["name"]))
-        objects.cycles(max(1, count * 3 // 4))
-        kept.append(rows[::50])
-        del rows, back, text
+        objects.one_round(r, count, kept, build=timed_records)
     print(" ".join("r%d=%.4f" % (i, t) for i, t in enumerate(times)))
 
 
