@@ -776,6 +776,113 @@ pub fn acquire_pool(class: usize, owner: *mut ThreadHeap) -> *mut Pool {
     }
 }
 
+/// The largest large block: 1 MiB, or a quarter of an arena's pool pages
+/// if `STRATA_ARENA_SIZE` makes that less.
+pub const LARGE_MAX: usize = 1 << 20;
+
+/// Pages the biggest large block may span in arenas of `arena_bytes`.
+fn large_max_pages(arena_bytes: usize) -> usize {
+    (LARGE_MAX / PAGE_SIZE).min((arena_bytes / PAGE_SIZE - HEADER_PAGES) / 4)
+}
+
+/// A large block of `size` bytes (above the medium classes), cut from free
+/// arena pages as a run of its own, or null if `size` is above the large
+/// limit (or the OS has no memory): the caller then maps a huge block.
+///
+/// Such a block reuses the free pages that dead objects left, with no
+/// system call and no page fault, and gives its pages back to the arena
+/// when freed, where the next pools or large blocks find them. A program
+/// that frees a round of objects and then builds a big buffer (CPython's
+/// `json.dumps`) would otherwise map fresh memory for the buffer while the
+/// freed pages sat idle, and purge those pages to keep its peak, only to
+/// fault them in again for the next round's objects.
+pub fn alloc_large(size: usize, zeroed: bool) -> *mut u8 {
+    debug_assert!(size > crate::size_class::MEDIUM_MAX);
+    let pages = size.div_ceil(PAGE_SIZE);
+    let mut manager = lock();
+    if manager.arena_bytes == 0 {
+        manager.arena_bytes = crate::settings::freeze_arena_size();
+    }
+    if pages > large_max_pages(manager.arena_bytes) {
+        return ptr::null_mut();
+    }
+    let (arena, first) = match manager.find_free_run(pages) {
+        Some(hit) => hit,
+        None => {
+            let arena = manager.new_arena();
+            if arena.is_null() {
+                return ptr::null_mut();
+            }
+            (arena, HEADER_PAGES)
+        }
+    };
+    let clean = manager.take_pages(arena, first, pages);
+    if manager.next_purge != 0 {
+        manager.purge_due(os::now_ms(), false);
+    }
+    // SAFETY: the pages were free and are now this block's; lock held.
+    let start = unsafe {
+        let arena_ref = &*arena;
+        let start = arena_ref.base().add(first * PAGE_SIZE);
+        arena_ref.pools[first].activate_large(start, pages);
+        start
+    };
+    drop(manager);
+    if zeroed && !clean {
+        // SAFETY: the block's pages are ours and mapped.
+        unsafe { ptr::write_bytes(start, 0, size) };
+    }
+    start
+}
+
+/// Grows the large block of `pool` in place to hold `new_size` bytes, by
+/// taking the free pages that follow it in its arena. False if they are
+/// not free, or `new_size` is above the large limit.
+///
+/// # Safety
+/// `pool` is the descriptor of a live large block, `new_size` above its size.
+pub unsafe fn grow_large(pool: &Pool, new_size: usize) -> bool {
+    let start = pool.start.get();
+    let arena = Arena::of(start);
+    let first = (start as usize & (ARENA_SIZE - 1)) >> PAGE_SHIFT;
+    let old_pages = pool.pages.get() as usize;
+    let pages = new_size.div_ceil(PAGE_SIZE);
+    let mut manager = lock();
+    // SAFETY: a live block's arena is live; lock held.
+    let arena_ref = unsafe { &*arena };
+    let end = first + pages;
+    if pages > large_max_pages(manager.arena_bytes)
+        || end > arena_ref.pages.get()
+        || !(first + old_pages..end).all(|page| Arena::bit(&arena_ref.free_map, page))
+    {
+        return false;
+    }
+    manager.take_pages(arena, first + old_pages, pages - old_pages);
+    for page in first + old_pages..end {
+        arena_ref.page_owner[page].set(Arena::descriptor_offset(first));
+    }
+    pool.pages.set(pages as u8);
+    pool.block_size.set((pages * PAGE_SIZE) as u32);
+    // SAFETY: the run now spans `pages` pages from `start`.
+    let end_ptr = unsafe { start.add(pages * PAGE_SIZE) };
+    pool.end.set(end_ptr);
+    pool.bump.set(end_ptr);
+    true
+}
+
+/// Gives a freed large block's pages back to its arena.
+///
+/// # Safety
+/// `pool` is the descriptor of a live large block, which nobody uses any
+/// more.
+pub unsafe fn release_large(pool: *mut Pool) {
+    // SAFETY: as the caller guarantees.
+    unsafe {
+        (*pool).set_used(0);
+        release_pool(pool);
+    }
+}
+
 /// Returns an empty pool's pages to its arena, and the arena to the OS when it
 /// is entirely free. The pages themselves are purged after the purge delay.
 ///

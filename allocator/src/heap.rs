@@ -10,7 +10,7 @@
 //! remote frees, taking a pool from an arena) is out of line.
 
 use crate::arena::{self, Arena};
-use crate::pool::{Block, Pool, PoolList, PoolState};
+use crate::pool::{Block, Pool, PoolList, PoolState, LARGE_OWNER};
 use crate::size_class::NUM_CLASSES;
 use crate::{check, large, registry, thread};
 use core::cell::Cell;
@@ -587,16 +587,27 @@ pub unsafe fn free_in_pool(heap: *mut ThreadHeap, pool: *mut Pool, ptr: *mut u8)
     }
 }
 
-/// A free into another thread's pool: onto its remote list.
+/// A free into another thread's pool: onto its remote list. Large blocks,
+/// which no heap owns, come here from every thread and go back to their
+/// arena.
 ///
 /// # Safety
 /// `pool` is live and `block` is a block of it in use.
 #[inline(never)]
 unsafe extern "C" fn free_remote(heap: *mut ThreadHeap, pool: *mut Pool, block: *mut Block) {
+    // SAFETY: descriptors of a live arena are readable.
+    let owner = unsafe { (*pool).owner.load(Ordering::Relaxed) };
+    if owner == LARGE_OWNER {
+        // SAFETY: as above.
+        if block.cast::<u8>() != unsafe { (*pool).start.get() } {
+            crate::debug::foreign_pointer("free", block.cast());
+        }
+        // SAFETY: a live large block, freed by the caller.
+        return unsafe { arena::release_large(pool) };
+    }
     // A pointer into the arena's header (or into pages that are no pool's)
     // reaches here: its descriptor has no owner.
-    // SAFETY: descriptors of a live arena are readable.
-    if unsafe { (*pool).owner.load(Ordering::Relaxed) }.is_null() {
+    if owner.is_null() {
         crate::debug::foreign_pointer("free", block.cast());
     }
     // SAFETY: as the caller guarantees.

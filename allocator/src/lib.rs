@@ -149,6 +149,12 @@ fn allocate_in(heap: *mut heap::ThreadHeap, size: usize, align: usize) -> *mut u
 #[cold]
 #[inline(never)]
 fn allocate_huge(size: usize, align: usize, zeroed: bool) -> *mut u8 {
+    if size > MEDIUM_MAX && size <= arena::LARGE_MAX && align <= arena::PAGE_SIZE {
+        let block = arena::alloc_large(size, zeroed);
+        if !block.is_null() {
+            return block;
+        }
+    }
     large::alloc(size.max(1), align, zeroed)
 }
 
@@ -284,12 +290,32 @@ unsafe fn reallocate_in(
     if fits_in_pool_block(usable, new_size, align) {
         return ptr;
     }
+    // A large block grows into the free pages after it when it can.
+    // SAFETY: as above; a large block's descriptor is its own.
+    if new_size > usable
+        && unsafe { (*pool).class.get() } == pool::LARGE_CLASS
+        && unsafe { arena::grow_large(&*pool, new_size) }
+    {
+        return ptr;
+    }
     if usable == 0 {
         // The page map sends arena header pages to a descriptor that is no
         // pool's: this pointer was never a block.
         debug::foreign_pointer("realloc", ptr);
     }
-    let new = allocate_in(heap, new_size, align);
+    // A block that grows past the medium classes by more than a quarter at
+    // once (a `Vec` doubling, a buffer growing by half) is mapped as a huge
+    // block: it would copy most of itself at every move between arena runs,
+    // while a mapping grows by `mremap` with no copy. Smaller steps (CPython
+    // grows a list by an eighth) take a large block, on the pages dead
+    // objects left, and grow into the free pages after it.
+    let mut new = ptr::null_mut();
+    if new_size > MEDIUM_MAX && new_size > usable + usable / 4 {
+        new = large::alloc(new_size, align, false);
+    }
+    if new.is_null() {
+        new = allocate_in(heap, new_size, align);
+    }
     if !new.is_null() {
         // SAFETY: both blocks are live and distinct; copy what both hold.
         // The refill behind `allocate_in` may have given this thread its

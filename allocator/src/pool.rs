@@ -52,6 +52,18 @@ pub enum PoolState {
 /// 128 KiB).
 pub const RELEASE_EMPTY_CURRENT_MIN: u32 = 16 * 1024;
 
+/// The class recorded for a large block: a run of arena pages holding one
+/// block of more than [`MEDIUM_MAX`](crate::size_class::MEDIUM_MAX) bytes
+/// (see [`crate::arena::alloc_large`]). No heap list holds such a pool.
+pub const LARGE_CLASS: u8 = crate::size_class::NUM_CLASSES as u8;
+const _: () = assert!(crate::size_class::NUM_CLASSES < u8::MAX as usize);
+
+/// The owner recorded for a large block: an address no heap has (the last
+/// byte of the address space), so that every free of one, from any thread,
+/// misses the owner test of the free fast path and reaches `free_remote`,
+/// which gives its pages back.
+pub const LARGE_OWNER: *mut ThreadHeap = usize::MAX as *mut ThreadHeap;
+
 /// A pool descriptor. See the module docs for who may touch which field.
 #[repr(C)]
 pub struct Pool {
@@ -165,10 +177,49 @@ impl Pool {
         zeroed: bool,
         owner: *mut ThreadHeap,
     ) {
+        let size = crate::size_class::CLASS_SIZE[class] as usize;
+        // SAFETY: as the caller guarantees.
+        unsafe { self.init(class as u8, size, start, pages, zeroed, owner) };
+    }
+
+    /// Makes this descriptor a large block: one block in use that spans all
+    /// `pages` pages from `start`, owned by no heap (see [`LARGE_OWNER`]).
+    ///
+    /// # Safety
+    /// As [`Pool::activate`].
+    pub unsafe fn activate_large(&self, start: *mut u8, pages: usize) {
         use crate::arena::PAGE_SIZE;
-        use crate::size_class::CLASS_SIZE;
+        // SAFETY: as the caller guarantees.
+        unsafe {
+            self.init(
+                LARGE_CLASS,
+                pages * PAGE_SIZE,
+                start,
+                pages,
+                false,
+                LARGE_OWNER,
+            )
+        };
+        self.bump.set(self.end.get());
+        self.set_used(1);
+        self.purge_armed.set(false);
+    }
+
+    /// Fills in a descriptor for blocks of `size` bytes.
+    ///
+    /// # Safety
+    /// As [`Pool::activate`].
+    unsafe fn init(
+        &self,
+        class: u8,
+        size: usize,
+        start: *mut u8,
+        pages: usize,
+        zeroed: bool,
+        owner: *mut ThreadHeap,
+    ) {
+        use crate::arena::PAGE_SIZE;
         debug_assert_eq!(self.pages.get(), 0, "activating a pool in use");
-        let size = CLASS_SIZE[class] as usize;
         let capacity = pages * PAGE_SIZE / size;
         self.free.set(ptr::null_mut());
         self.used.store(0, Ordering::Relaxed);
@@ -178,7 +229,7 @@ impl Pool {
         self.end.set(unsafe { start.add(capacity * size) });
         self.owner.store(owner, Ordering::Relaxed);
         self.state.set(PoolState::Unused);
-        self.class.set(class as u8);
+        self.class.set(class);
         self.pages.set(pages as u8);
         self.zeroed.set(zeroed);
         self.capacity.set(capacity as u32);

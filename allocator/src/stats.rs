@@ -7,6 +7,7 @@
 
 use crate::arena::{self, ArenaCounters, HEADER_PAGES, PAGE_SIZE};
 use crate::os::OS_PAGE;
+use crate::pool::LARGE_CLASS;
 use crate::size_class::{CLASS_SIZE, NUM_CLASSES};
 use crate::{large, purge, thread, type_cache};
 use core::fmt;
@@ -73,6 +74,11 @@ pub struct Stats {
     pub huge_blocks: usize,
     pub huge_bytes: usize,
     pub huge_cached_bytes: usize,
+    /// Large blocks (above the medium classes, up to
+    /// [`LARGE_MAX`](crate::arena::LARGE_MAX): runs of arena pages) and the
+    /// bytes their pages hold. Counted in `bytes_in_use`, not in `classes`.
+    pub large_blocks: usize,
+    pub large_bytes: usize,
     /// Bytes lost to pool headers: arena header pages (pool descriptors).
     pub header_bytes: usize,
     /// Bytes lost to quantization: the end of each pool too small for a block.
@@ -99,12 +105,20 @@ pub fn stats() -> Stats {
     let mut free_resident = 0;
     let mut free_total = 0;
     let mut header_bytes = 0;
+    let mut large_blocks = 0;
+    let mut large_bytes = 0;
     let counters = arena::visit_arenas(|arena| {
         header_bytes += HEADER_PAGES * PAGE_SIZE;
         // SAFETY: visit_arenas holds the arena lock.
         unsafe {
             let mut pool_pages = 0;
             arena.for_each_pool(|pool| {
+                pool_pages += pool.pages.get() as usize;
+                if pool.class.get() == LARGE_CLASS {
+                    large_blocks += 1;
+                    large_bytes += pool.pages.get() as usize * PAGE_SIZE;
+                    return;
+                }
                 let entry = &mut classes[pool.class.get() as usize];
                 let used = pool.used() as usize;
                 let capacity = pool.capacity.get() as usize;
@@ -114,7 +128,6 @@ pub fn stats() -> Stats {
                 entry.blocks_free += capacity.saturating_sub(used);
                 entry.bytes_resident += bytes - purge::purged_pages(pool) * OS_PAGE;
                 pools += 1;
-                pool_pages += pool.pages.get() as usize;
                 quantization += bytes - capacity * entry.block_size;
             });
             free_resident += arena.free_dirty_pages();
@@ -128,9 +141,10 @@ pub fn stats() -> Stats {
     let (type_caches, type_cache_count) = type_cache::all_stats();
     Stats {
         bytes_mapped: counters.bytes + huge_bytes + huge_cached_bytes,
-        bytes_in_use: in_pools + huge_bytes,
+        bytes_in_use: in_pools + large_bytes + huge_bytes,
         bytes_resident: header_bytes
             + pool_resident
+            + large_bytes
             + free_resident * PAGE_SIZE
             + huge_bytes
             + huge_cached_bytes,
@@ -144,6 +158,8 @@ pub fn stats() -> Stats {
         huge_blocks,
         huge_bytes,
         huge_cached_bytes,
+        large_blocks,
+        large_bytes,
         header_bytes,
         quantization_bytes: quantization,
         alignment_bytes: 0,
@@ -205,7 +221,7 @@ impl fmt::Display for Stats {
         row(
             f,
             "# bytes in allocated blocks",
-            self.bytes_in_use - self.huge_bytes,
+            self.bytes_in_use - self.large_bytes - self.huge_bytes,
         )?;
         row(f, "# bytes in available blocks", free_bytes)?;
         row(
@@ -217,6 +233,11 @@ impl fmt::Display for Stats {
         row(f, "# bytes lost to pool headers", self.header_bytes)?;
         row(f, "# bytes lost to quantization", self.quantization_bytes)?;
         row(f, "# bytes lost to arena alignment", self.alignment_bytes)?;
+        row(
+            f,
+            &format!("# large blocks ({})", self.large_blocks),
+            self.large_bytes,
+        )?;
         row(
             f,
             &format!("# huge blocks ({})", self.huge_blocks),

@@ -8,6 +8,8 @@ use std::alloc::{GlobalAlloc, Layout};
 use strata::Strata;
 
 const MIB: usize = 1 << 20;
+/// Below an eighth of the 16 MiB mapping, above the large-block limit.
+const SMALL: usize = 3 * MIB / 2;
 
 fn layout(size: usize) -> Layout {
     Layout::from_size_align(size, 16).unwrap()
@@ -30,13 +32,13 @@ fn freed_mappings_are_reused_and_never_carried_into_a_new_peak() {
     // SAFETY (whole test): non-zero sizes; every block is freed once with
     // its layout.
     unsafe {
-        let first = Strata.alloc(layout(8 * MIB));
+        let first = Strata.alloc(layout(16 * MIB));
         assert!(!first.is_null());
-        first.write_bytes(1, 8 * MIB);
-        Strata.dealloc(first, layout(8 * MIB));
+        first.write_bytes(1, 16 * MIB);
+        Strata.dealloc(first, layout(16 * MIB));
     }
     assert!(
-        cached() >= 8 * MIB,
+        cached() >= 16 * MIB,
         "the freed mapping is cached: {}",
         cached()
     );
@@ -44,48 +46,49 @@ fn freed_mappings_are_reused_and_never_carried_into_a_new_peak() {
     // A request needing a quarter of it takes all of it (the pages are
     // resident already), and grows into them in place.
     let before = huge();
-    let quarter = unsafe { Strata.alloc(layout(2 * MIB)) };
+    let quarter = unsafe { Strata.alloc(layout(4 * MIB)) };
     assert!(!quarter.is_null());
     assert_eq!(cached(), 0, "the cached mapping was reused");
     let taken = huge() - before;
     assert!(
-        taken >= 8 * MIB,
+        taken >= 16 * MIB,
         "the whole mapping was kept: {taken} bytes"
     );
     unsafe {
-        for i in 0..2 * MIB {
+        for i in 0..4 * MIB {
             *quarter.add(i) = (i % 251) as u8;
         }
-        let grown = Strata.realloc(quarter, layout(2 * MIB), 6 * MIB);
+        let grown = Strata.realloc(quarter, layout(4 * MIB), 12 * MIB);
         assert_eq!(grown, quarter, "growth into its own pages stays in place");
         assert_eq!(huge() - before, taken, "and maps nothing");
-        assert!((0..2 * MIB).all(|i| *grown.add(i) == (i % 251) as u8));
-        grown.add(6 * MIB - 1).write(7);
-        Strata.dealloc(grown, layout(6 * MIB));
+        assert!((0..4 * MIB).all(|i| *grown.add(i) == (i % 251) as u8));
+        grown.add(12 * MIB - 1).write(7);
+        Strata.dealloc(grown, layout(12 * MIB));
     }
-    assert!(cached() >= 8 * MIB);
+    assert!(cached() >= 16 * MIB);
 
     // A request needing less than an eighth takes the mapping but gives its
-    // tail back: no idle page stays mapped.
+    // tail back: no idle page stays mapped. (Smaller requests, up to 1 MiB,
+    // are large blocks cut from arena pages, not huge ones.)
     let before = huge();
-    let small = unsafe { Strata.alloc(layout(512 * 1024)) };
+    let small = unsafe { Strata.alloc(layout(SMALL)) };
     assert!(!small.is_null());
     assert_eq!(cached(), 0, "the cached mapping was reused");
     let grown_by = huge() - before;
     assert!(
-        (512 * 1024..512 * 1024 + 2 * 4096).contains(&grown_by),
+        (SMALL..SMALL + 2 * 4096).contains(&grown_by),
         "the reused mapping was trimmed to the request: {grown_by} bytes"
     );
 
     // Growing it far keeps every byte (the pages move, nothing is copied).
     unsafe {
-        for i in 0..512 * 1024 {
+        for i in 0..SMALL {
             *small.add(i) = (i % 251) as u8;
         }
-        let big = Strata.realloc(small, layout(512 * 1024), 64 * MIB);
+        let big = Strata.realloc(small, layout(SMALL), 64 * MIB);
         assert!(!big.is_null());
         assert_eq!(big as usize % 16, 0);
-        assert!((0..512 * 1024).all(|i| *big.add(i) == (i % 251) as u8));
+        assert!((0..SMALL).all(|i| *big.add(i) == (i % 251) as u8));
         big.add(64 * MIB - 1).write(7);
         Strata.dealloc(big, layout(64 * MIB));
     }

@@ -41,6 +41,12 @@ fn commit_misuse(case: &str) {
                 println!("address {p:p}");
                 Strata.dealloc(p, layout);
             }
+            "interior-large" => {
+                let large = Layout::from_size_align(256 * 1024, 16).unwrap();
+                let p = Strata.alloc(large).add(4096);
+                println!("address {p:p}");
+                Strata.dealloc(p, large);
+            }
             other => panic!("unknown case {other}"),
         }
     }
@@ -106,4 +112,9 @@ fn freeing_a_stack_pointer_stops_the_process() {
 #[test]
 fn freeing_an_interior_pointer_stops_the_process() {
     expect_abort("interior", "never handed out");
+}
+
+#[test]
+fn freeing_an_interior_pointer_of_a_large_block_stops_the_process() {
+    expect_abort("interior-large", "never handed out");
 }
