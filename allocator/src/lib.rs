@@ -304,13 +304,15 @@ unsafe fn reallocate_in(
         debug::foreign_pointer("realloc", ptr);
     }
     // A block that grows past the medium classes by more than a quarter at
-    // once (a `Vec` doubling, a buffer growing by half) is mapped as a huge
-    // block: it would copy most of itself at every move between arena runs,
-    // while a mapping grows by `mremap` with no copy. Smaller steps (CPython
-    // grows a list by an eighth) take a large block, on the pages dead
-    // objects left, and grow into the free pages after it.
+    // once (a `Vec` doubling, a buffer growing by half), or a large block
+    // that found no room to grow in, is a buffer still being built: it is
+    // mapped as a huge block, which grows by `mremap` without copying,
+    // where it would copy most of itself at every move between arena runs.
+    // A medium block crossing into the large sizes by a small step (CPython
+    // grows a list by an eighth) takes a large block, on the pages dead
+    // objects left, and grows into the free pages after it while it can.
     let mut new = ptr::null_mut();
-    if new_size > MEDIUM_MAX && new_size > usable + usable / 4 {
+    if new_size > MEDIUM_MAX && (new_size > usable + usable / 4 || usable > MEDIUM_MAX) {
         new = large::alloc(new_size, align, false);
     }
     if new.is_null() {

@@ -76,35 +76,43 @@ fn large_blocks_are_arena_page_runs_that_come_back_and_grow_in_place() {
         assert_eq!(strata::stats().large_bytes, run);
         fill(grown, 600 * KIB, 3);
 
-        // A block after it stops growth in place. A small step (an eighth,
-        // as CPython grows a list) moves the block to another run, keeping
-        // its contents; nothing is mapped.
+        // A block after it stops growth in place: the block, a buffer still
+        // growing, becomes a huge block (which grows by remapping) and keeps
+        // its contents.
         let fence = Strata.alloc(layout(200 * KIB));
         assert!(!fence.is_null());
         assert_eq!(fence, grown.add(run), "the fence follows the block");
         let huge_before = strata::stats().huge_bytes;
         let step = 600 * KIB + 600 * KIB / 8;
-        let moved = Strata.realloc(grown, layout(600 * KIB), step);
-        assert!(!moved.is_null() && moved != grown);
-        assert!(holds(moved, 600 * KIB, 3));
-        let s = strata::stats();
-        assert_eq!(s.large_blocks, 2, "it moved to another run");
-        assert_eq!(s.huge_bytes, huge_before);
-        // A big step (by half) from a run it cannot grow in makes it a huge
-        // block, which grows without copying from then on.
-        let run = step.div_ceil(PAGE_SIZE) * PAGE_SIZE;
-        // (Bigger than the run the block left, so it lands after the block.)
-        let fence2 = Strata.alloc(layout(700 * KIB));
-        assert_eq!(fence2, moved.add(run), "the second fence follows the block");
-        let next = Strata.realloc(moved, layout(step), step + step / 2);
-        assert!(!next.is_null() && next != moved);
+        let next = Strata.realloc(grown, layout(600 * KIB), step);
+        assert!(!next.is_null() && next != grown);
         assert!(holds(next, 600 * KIB, 3));
         let s = strata::stats();
-        assert_eq!(s.large_blocks, 2, "only the fences are large blocks");
-        assert!(s.huge_bytes >= huge_before + step + step / 2);
-        Strata.dealloc(fence2, layout(700 * KIB));
-        // Past the large limit the block becomes a huge one.
-        let huge = Strata.realloc(next, layout(step + step / 2), 3 << 20);
+        assert_eq!(s.large_blocks, 1, "only the fence is a large block");
+        assert!(s.huge_bytes >= huge_before + step);
+
+        // A medium block growing into the large sizes by a small step (an
+        // eighth, as CPython grows a list) takes a run: nothing is mapped.
+        let medium = Strata.alloc(layout(120 * KIB));
+        fill(medium, 120 * KIB, 4);
+        let huge_before = strata::stats().huge_bytes;
+        let crossed = Strata.realloc(medium, layout(120 * KIB), 135 * KIB);
+        assert!(holds(crossed, 120 * KIB, 4));
+        let s = strata::stats();
+        assert_eq!(s.large_blocks, 2, "the crossing block is a run");
+        assert_eq!(s.huge_bytes, huge_before);
+        Strata.dealloc(crossed, layout(135 * KIB));
+        // By a big step (doubling, as a `Vec` grows), it is mapped.
+        let medium = Strata.alloc(layout(100 * KIB));
+        fill(medium, 100 * KIB, 5);
+        let doubled = Strata.realloc(medium, layout(100 * KIB), 200 * KIB);
+        assert!(holds(doubled, 100 * KIB, 5));
+        let s = strata::stats();
+        assert_eq!(s.large_blocks, 1);
+        assert!(s.huge_bytes >= huge_before + 200 * KIB);
+        Strata.dealloc(doubled, layout(200 * KIB));
+        // It grows on as a huge block, past the large limit.
+        let huge = Strata.realloc(next, layout(step), 3 << 20);
         assert!(!huge.is_null());
         assert!(holds(huge, 600 * KIB, 3));
         assert!(strata::stats().huge_bytes >= base.huge_bytes + (3 << 20));
