@@ -455,6 +455,29 @@ impl Manager {
         self.search_buckets(pages, false)
     }
 
+    /// A run of `pages` free pages in the emptiest arena that has one (dirty
+    /// pages first, as in [`Manager::find_free_run`]). New pools go to the
+    /// fullest arenas, so the pages here stay free longest.
+    fn find_roomy_run(&self, pages: usize) -> Option<(*mut Arena, usize)> {
+        [true, false].into_iter().find_map(|dirty| {
+            (pages..PAGES_PER_ARENA).rev().find_map(|n| {
+                if self.occupied[n / 64] & (1 << (n % 64)) == 0 {
+                    return None;
+                }
+                let mut arena = self.buckets[n];
+                while !arena.is_null() {
+                    // SAFETY: bucket members are live arenas; lock held.
+                    let arena_ref = unsafe { &*arena };
+                    if let Some(first) = arena_ref.find_run(pages, dirty) {
+                        return Some((arena, first));
+                    }
+                    arena = arena_ref.bucket_next.get();
+                }
+                None
+            })
+        })
+    }
+
     fn search_buckets(&self, pages: usize, dirty: bool) -> Option<(*mut Arena, usize)> {
         let mut bucket = self.next_occupied(pages);
         while let Some(n) = bucket {
@@ -796,17 +819,29 @@ fn large_max_pages(arena_bytes: usize) -> usize {
 /// `json.dumps`) would otherwise map fresh memory for the buffer while the
 /// freed pages sat idle, and purge those pages to keep its peak, only to
 /// fault them in again for the next round's objects.
-pub fn alloc_large(size: usize, zeroed: bool) -> *mut u8 {
+///
+/// `growing` (a block that `realloc` moves because it grew) places the
+/// block at the start of a run as long as the biggest large block, in the
+/// emptiest arena that has one: the rest of the run stays free for anyone,
+/// but new pools go to the fullest arenas, so the block's next growths find
+/// it and stay in place ([`grow_large`]) instead of moving.
+pub fn alloc_large(size: usize, zeroed: bool, growing: bool) -> *mut u8 {
     debug_assert!(size > crate::size_class::MEDIUM_MAX);
     let pages = size.div_ceil(PAGE_SIZE);
     let mut manager = lock();
     if manager.arena_bytes == 0 {
         manager.arena_bytes = crate::settings::freeze_arena_size();
     }
-    if pages > large_max_pages(manager.arena_bytes) {
+    let max = large_max_pages(manager.arena_bytes);
+    if pages > max {
         return ptr::null_mut();
     }
-    let (arena, first) = match manager.find_free_run(pages) {
+    let roomy = if growing {
+        manager.find_roomy_run(max)
+    } else {
+        None
+    };
+    let (arena, first) = match roomy.or_else(|| manager.find_free_run(pages)) {
         Some(hit) => hit,
         None => {
             let arena = manager.new_arena();

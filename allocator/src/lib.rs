@@ -150,7 +150,7 @@ fn allocate_in(heap: *mut heap::ThreadHeap, size: usize, align: usize) -> *mut u
 #[inline(never)]
 fn allocate_huge(size: usize, align: usize, zeroed: bool) -> *mut u8 {
     if size > MEDIUM_MAX && size <= arena::LARGE_MAX && align <= arena::PAGE_SIZE {
-        let block = arena::alloc_large(size, zeroed);
+        let block = arena::alloc_large(size, zeroed, false);
         if !block.is_null() {
             return block;
         }
@@ -310,10 +310,13 @@ unsafe fn reallocate_in(
     // where it would copy most of itself at every move between arena runs.
     // A medium block crossing into the large sizes by a small step (CPython
     // grows a list by an eighth) takes a large block, on the pages dead
-    // objects left, and grows into the free pages after it while it can.
+    // objects left, placed where it can grow in place up to the large
+    // limit if there is such a place.
     let mut new = ptr::null_mut();
     if new_size > MEDIUM_MAX && (new_size > usable + usable / 4 || usable > MEDIUM_MAX) {
         new = large::alloc(new_size, align, false);
+    } else if new_size > MEDIUM_MAX && align <= arena::PAGE_SIZE {
+        new = arena::alloc_large(new_size, false, true);
     }
     if new.is_null() {
         new = allocate_in(heap, new_size, align);

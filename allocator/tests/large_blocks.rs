@@ -93,15 +93,29 @@ fn large_blocks_are_arena_page_runs_that_come_back_and_grow_in_place() {
 
         // A medium block growing into the large sizes by a small step (an
         // eighth, as CPython grows a list) takes a run: nothing is mapped.
+        // (A 200 KiB hole before a block: where the crossing block would
+        // land if it were placed first-fit, with no room to grow.)
+        let hole = Strata.alloc(layout(200 * KIB));
+        let wall = Strata.alloc(layout(200 * KIB));
+        Strata.dealloc(hole, layout(200 * KIB));
         let medium = Strata.alloc(layout(120 * KIB));
         fill(medium, 120 * KIB, 4);
         let huge_before = strata::stats().huge_bytes;
         let crossed = Strata.realloc(medium, layout(120 * KIB), 135 * KIB);
         assert!(holds(crossed, 120 * KIB, 4));
         let s = strata::stats();
-        assert_eq!(s.large_blocks, 2, "the crossing block is a run");
+        assert_eq!(s.large_blocks, 3, "the crossing block is a run");
         assert_eq!(s.huge_bytes, huge_before);
-        Strata.dealloc(crossed, layout(135 * KIB));
+        // It was placed with room after it: the next growths stay in place.
+        let mut size = 135 * KIB;
+        while size < 900 * KIB {
+            let bigger = size + size / 8;
+            assert_eq!(Strata.realloc(crossed, layout(size), bigger), crossed);
+            size = bigger;
+        }
+        assert!(holds(crossed, 120 * KIB, 4));
+        Strata.dealloc(crossed, layout(size));
+        Strata.dealloc(wall, layout(200 * KIB));
         // By a big step (doubling, as a `Vec` grows), it is mapped.
         let medium = Strata.alloc(layout(100 * KIB));
         fill(medium, 100 * KIB, 5);
