@@ -30,6 +30,7 @@ fn list_names_every_workload_and_peer() {
         "realloc-grow",
         "fragmentation",
         "cpython-mix",
+        "buffers",
         "large-churn",
         "cpython",
         "pymalloc",

@@ -3,6 +3,7 @@
 //! size (a few tenths of a second each with glibc on a 2-core machine).
 
 pub mod block;
+mod buffers;
 mod cpython_mix;
 mod fragmentation;
 mod large_churn;
@@ -104,6 +105,13 @@ pub const WORKLOADS: &[Workload] = &[
         never_free_fits: true,
         threaded: false,
         run: cpython_mix::run,
+    },
+    Workload {
+        name: "buffers",
+        about: "a round of small objects dies, then buffers of 128 KiB-1 MiB are built and freed",
+        never_free_fits: false,
+        threaded: false,
+        run: buffers::run,
     },
     Workload {
         name: "large-churn",
