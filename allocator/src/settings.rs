@@ -2,7 +2,7 @@
 //!
 //! | variable | default | meaning |
 //! |---|---|---|
-//! | `STRATA_ARENA_SIZE` | `4M` | bytes mapped per arena: 1 MiB to 4 MiB, a multiple of 16 KiB (suffixes `K`, `M`) |
+//! | `STRATA_ARENA_SIZE` | `4M` | bytes mapped per arena: 1 MiB to 4 MiB, a multiple of 16 KiB (suffixes `K`, `M`); large blocks go up to a quarter of its pool pages (1 MiB at most) |
 //! | `STRATA_PURGE_DELAY_MS` | `10` | how long free pages are kept resident before they are given back to the OS |
 //! | `STRATA_RETAIN` | `1` | entirely free arenas kept mapped (their pages are still purged) |
 //! | `STRATA_HUGE_PAGES` | `0` | transparent huge pages on arenas: `0` never, `1` always, `auto` once arenas hold 32 MiB (see `arena.rs`) |

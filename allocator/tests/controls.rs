@@ -145,6 +145,21 @@ fn child_entry() {
         // SAFETY: non-zero size; freed at once.
         unsafe { Strata.dealloc(Strata.alloc(layout), layout) };
         println!("settings {:?}", strata::settings::get());
+        // Which of a 200 KiB and a 300 KiB block are large blocks (runs of
+        // arena pages) under this arena size.
+        let sizes = [200 << 10, 300 << 10].map(|n| Layout::from_size_align(n, 16).unwrap());
+        // SAFETY: non-zero sizes; each block freed once with its layout.
+        unsafe {
+            let blocks = sizes.map(|l| Strata.alloc(l));
+            let stats = strata::stats();
+            println!(
+                "large blocks {} huge blocks {}",
+                stats.large_blocks, stats.huge_blocks
+            );
+            for (block, l) in blocks.into_iter().zip(sizes) {
+                Strata.dealloc(block, l);
+            }
+        }
     }
 }
 
@@ -205,4 +220,15 @@ fn the_arena_size_can_be_set_from_code_only_before_the_first_arena() {
         strata::settings::set_arena_size(1 << 20),
         Err(strata::settings::ArenaSizeError::AlreadyInUse)
     );
+}
+
+#[test]
+fn the_large_block_limit_follows_the_arena_size() {
+    // 4 MiB arenas: both are large blocks (the limit is 1 MiB).
+    let (stdout, _) = child(&[]);
+    assert!(stdout.contains("large blocks 2 huge blocks 0"), "{stdout}");
+    // 1 MiB arenas: the limit is a quarter of the pool pages (240 KiB), so
+    // the 300 KiB block is mapped on its own.
+    let (stdout, _) = child(&[("STRATA_ARENA_SIZE", "1M")]);
+    assert!(stdout.contains("large blocks 1 huge blocks 1"), "{stdout}");
 }
