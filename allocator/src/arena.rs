@@ -886,7 +886,11 @@ pub unsafe fn grow_large(pool: &Pool, new_size: usize) -> bool {
     // SAFETY: a live block's arena is live; lock held.
     let arena_ref = unsafe { &*arena };
     let end = first + pages;
-    if pages > large_max_pages(manager.arena_bytes)
+    // A block freed already (the caller's error) is not grown: the caller
+    // moves it, and the free of the old block reports the pointer.
+    if old_pages == 0
+        || pool.owner.load(core::sync::atomic::Ordering::Relaxed) != crate::pool::LARGE_OWNER
+        || pages > large_max_pages(manager.arena_bytes)
         || end > arena_ref.pages.get()
         || !(first + old_pages..end).all(|page| Arena::bit(&arena_ref.free_map, page))
     {

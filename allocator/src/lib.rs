@@ -293,6 +293,7 @@ unsafe fn reallocate_in(
     // A large block grows into the free pages after it when it can.
     // SAFETY: as above; a large block's descriptor is its own.
     if new_size > usable
+        && new_size <= arena::LARGE_MAX
         && unsafe { (*pool).class.get() } == pool::LARGE_CLASS
         && unsafe { arena::grow_large(&*pool, new_size) }
     {
@@ -313,10 +314,14 @@ unsafe fn reallocate_in(
     // objects left, placed where it can grow in place up to the large
     // limit if there is such a place.
     let mut new = ptr::null_mut();
-    if new_size > MEDIUM_MAX && (new_size > usable + usable / 4 || usable > MEDIUM_MAX) {
-        new = large::alloc(new_size, align, false);
-    } else if new_size > MEDIUM_MAX && align <= arena::PAGE_SIZE {
-        new = arena::alloc_large(new_size, false, true);
+    if new_size > usable && new_size > MEDIUM_MAX {
+        new = if new_size > usable + usable / 4 || usable > MEDIUM_MAX {
+            large::alloc(new_size, align, false)
+        } else if align <= arena::PAGE_SIZE {
+            arena::alloc_large(new_size, false, true)
+        } else {
+            ptr::null_mut()
+        };
     }
     if new.is_null() {
         new = allocate_in(heap, new_size, align);

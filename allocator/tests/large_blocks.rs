@@ -130,6 +130,20 @@ fn large_blocks_are_arena_page_runs_that_come_back_and_grow_in_place() {
         assert!(!huge.is_null());
         assert!(holds(huge, 600 * KIB, 3));
         assert!(strata::stats().huge_bytes >= base.huge_bytes + (3 << 20));
+        // Shrunk below half but still large, a large block takes a smaller
+        // run: nothing is mapped.
+        let big = Strata.alloc(layout(1000 * KIB));
+        fill(big, 1000 * KIB, 6);
+        let huge_before = strata::stats().huge_bytes;
+        let smaller = Strata.realloc(big, layout(1000 * KIB), 300 * KIB);
+        assert!(holds(smaller, 300 * KIB, 6));
+        assert_eq!(
+            strata::stats().huge_bytes,
+            huge_before,
+            "a shrink maps nothing"
+        );
+        assert_eq!(strata::raw::usable_size(smaller), 19 * PAGE_SIZE);
+        Strata.dealloc(smaller, layout(300 * KIB));
         // Shrunk below half, a large block moves to a smaller class.
         let shrunk = Strata.realloc(fence, layout(200 * KIB), 1000);
         assert!(!shrunk.is_null());
