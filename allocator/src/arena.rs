@@ -618,9 +618,11 @@ impl Manager {
         }
     }
 
-    /// Takes `count` pages from `arena` starting at `first`; returns whether
-    /// they are known to read as zero.
-    fn take_pages(&mut self, arena: *mut Arena, first: usize, count: usize) -> bool {
+    /// Takes `count` pages from `arena` starting at `first` for the pool
+    /// whose descriptor is `pools[owner]` (`first` itself, unless a large
+    /// block grows onto them); returns whether they are known to read as
+    /// zero.
+    fn take_pages(&mut self, arena: *mut Arena, first: usize, count: usize, owner: usize) -> bool {
         self.bucket_remove(arena);
         // SAFETY: live arena, lock held.
         let arena_ref = unsafe { &*arena };
@@ -641,10 +643,36 @@ impl Manager {
         Arena::set_pages(&arena_ref.dirty_map, first, count, true);
         arena_ref.free_count.set(arena_ref.free_count.get() - count);
         for page in first..first + count {
-            arena_ref.page_owner[page].set(Arena::descriptor_offset(first));
+            arena_ref.page_owner[page].set(Arena::descriptor_offset(owner));
         }
         self.bucket_insert(arena);
         zeroed
+    }
+
+    /// Takes `pages` pages at `found`, or at the start of a new arena when
+    /// nothing was found, and purges what is due. Returns the arena, the
+    /// first page and whether the pages read as zero; `None` when the OS
+    /// has no memory left.
+    fn claim_run(
+        &mut self,
+        found: Option<(*mut Arena, usize)>,
+        pages: usize,
+    ) -> Option<(*mut Arena, usize, bool)> {
+        let (arena, first) = match found {
+            Some(hit) => hit,
+            None => {
+                let arena = self.new_arena();
+                if arena.is_null() {
+                    return None;
+                }
+                (arena, HEADER_PAGES)
+            }
+        };
+        let zeroed = self.take_pages(arena, first, pages, first);
+        if self.next_purge != 0 {
+            self.purge_due(os::now_ms(), false);
+        }
+        Some((arena, first, zeroed))
     }
 
     /// Schedules the free dirty pages of `arena` for purging after the delay.
@@ -775,20 +803,9 @@ pub fn acquire_pool(class: usize, owner: *mut ThreadHeap) -> *mut Pool {
     let pages = CLASS_PAGES[class] as usize;
     let mut manager = lock();
     let found = manager.find_free_run(pages);
-    let (arena, first) = match found {
-        Some(hit) => hit,
-        None => {
-            let arena = manager.new_arena();
-            if arena.is_null() {
-                return ptr::null_mut();
-            }
-            (arena, HEADER_PAGES)
-        }
+    let Some((arena, first, zeroed)) = manager.claim_run(found, pages) else {
+        return ptr::null_mut();
     };
-    let zeroed = manager.take_pages(arena, first, pages);
-    if manager.next_purge != 0 {
-        manager.purge_due(os::now_ms(), false);
-    }
     // SAFETY: the pages were free and are now this pool's; lock held.
     unsafe {
         let arena_ref = &*arena;
@@ -841,20 +858,10 @@ pub fn alloc_large(size: usize, zeroed: bool, growing: bool) -> *mut u8 {
     } else {
         None
     };
-    let (arena, first) = match roomy.or_else(|| manager.find_free_run(pages)) {
-        Some(hit) => hit,
-        None => {
-            let arena = manager.new_arena();
-            if arena.is_null() {
-                return ptr::null_mut();
-            }
-            (arena, HEADER_PAGES)
-        }
+    let found = roomy.or_else(|| manager.find_free_run(pages));
+    let Some((arena, first, clean)) = manager.claim_run(found, pages) else {
+        return ptr::null_mut();
     };
-    let clean = manager.take_pages(arena, first, pages);
-    if manager.next_purge != 0 {
-        manager.purge_due(os::now_ms(), false);
-    }
     // SAFETY: the pages were free and are now this block's; lock held.
     let start = unsafe {
         let arena_ref = &*arena;
@@ -896,10 +903,7 @@ pub unsafe fn grow_large(pool: &Pool, new_size: usize) -> bool {
     {
         return false;
     }
-    manager.take_pages(arena, first + old_pages, pages - old_pages);
-    for page in first + old_pages..end {
-        arena_ref.page_owner[page].set(Arena::descriptor_offset(first));
-    }
+    manager.take_pages(arena, first + old_pages, pages - old_pages, first);
     pool.pages.set(pages as u8);
     pool.block_size.set((pages * PAGE_SIZE) as u32);
     // SAFETY: the run now spans `pages` pages from `start`.
