@@ -80,6 +80,27 @@ pub struct Ratios {
     /// Callgrind runs only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instructions: Option<f64>,
+    /// The throughput ratio taken repetition by repetition (each peer's
+    /// repetition over the baseline's same repetition, which ran next to it),
+    /// with a confidence interval for its median: the answer to "is this
+    /// peer faster, or is it noise". Absent when fewer than six repetitions
+    /// pair up, too few for a 95% interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ops_per_sec_paired: Option<Interval>,
+}
+
+/// The median of per-repetition ratios and a distribution-free confidence
+/// interval for it (order statistics of the ratios; no assumption about how
+/// the noise is distributed).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Interval {
+    pub median: f64,
+    pub low: f64,
+    pub high: f64,
+    /// Coverage of `[low, high]`: at least 0.95.
+    pub confidence: f64,
+    /// Repetitions paired.
+    pub pairs: usize,
 }
 
 /// Where the figures were measured.

@@ -27,6 +27,18 @@ fn ratio(r: Option<f64>) -> String {
     r.map_or("-".into(), |r| format!("{r:.2}x"))
 }
 
+/// The throughput ratio, with the 95% interval of the paired ratio where
+/// enough repetitions pair up: `1.02x [0.99-1.04]`.
+fn speed_ratio(r: Option<Ratios>) -> String {
+    let Some(r) = r else {
+        return ratio(None);
+    };
+    match r.ops_per_sec_paired {
+        Some(i) => format!("{} [{:.2}-{:.2}]", ratio(r.ops_per_sec), i.low, i.high),
+        None => ratio(r.ops_per_sec),
+    }
+}
+
 /// The median of a figure the run may not have measured; `-` where it did not.
 fn median(spread: Option<Spread>, show: impl Fn(f64) -> String) -> String {
     spread.map_or("-".into(), |s| show(s.median))
@@ -67,7 +79,7 @@ fn rows(results: &Results, kind: Kind) -> Vec<Vec<String>> {
                 s.workload.clone(),
                 s.peer.clone(),
                 format!("{} ({}-{})", rate(ops.median), rate(ops.min), rate(ops.max)),
-                ratio(r.and_then(|r| r.ops_per_sec)),
+                speed_ratio(r),
                 median(s.p99_ns, us),
                 median(s.max_pause_ns, us),
                 mib(s.peak_rss.median),

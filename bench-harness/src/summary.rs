@@ -2,7 +2,7 @@
 //! as a ratio to the baseline peer measured in the same run. A figure no
 //! repetition measured (`null` in the records) has no spread and no ratio.
 
-use crate::record::{Kind, Locality, Pause, Record, Results};
+use crate::record::{Interval, Kind, Locality, Pause, Record, Results};
 
 /// Median, minimum and maximum of one figure over repetitions.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -43,6 +43,9 @@ pub struct Summary {
     pub peer: String,
     pub reps: usize,
     pub ops_per_sec: Spread,
+    /// Throughput of each repetition, by repetition number, for ratios
+    /// taken pair by pair ([`Ratios::ops_per_sec_paired`]).
+    pub ops_by_rep: Vec<(usize, f64)>,
     /// Wall-clock seconds of the measured region.
     pub wall_seconds: Spread,
     /// CPU seconds, for runs whose throughput is over CPU time (`cpython`).
@@ -120,6 +123,10 @@ pub fn summarize(records: &[Record]) -> Vec<Summary> {
             Summary {
                 reps: group.len(),
                 ops_per_sec: spread(&|r| r.throughput.ops_per_sec),
+                ops_by_rep: group
+                    .iter()
+                    .map(|r| (r.rep, r.throughput.ops_per_sec))
+                    .collect(),
                 wall_seconds: spread(&|r| r.throughput.seconds),
                 cpu_seconds: present(&|r| r.throughput.cpu_seconds),
                 p99_ns: pause(|p| p.p99_ns),
@@ -190,6 +197,53 @@ pub fn ratios(summary: &Summary, all: &[Summary], baseline_peer: &str) -> Option
             (Some(s), Some(b)) => div(s.median, b.median),
             _ => None,
         },
+        ops_per_sec_paired: paired(&summary.ops_by_rep, &base.ops_by_rep),
+    })
+}
+
+/// The ratio of `peer` to `base` repetition by repetition (the runs of one
+/// repetition are interleaved, so a pair shares the machine's state), with
+/// a 95% interval for the median ratio; `None` with fewer than six pairs.
+fn paired(peer: &[(usize, f64)], base: &[(usize, f64)]) -> Option<Interval> {
+    let ratios: Vec<f64> = peer
+        .iter()
+        .filter_map(|&(rep, value)| {
+            let &(_, b) = base.iter().find(|&&(r, _)| r == rep)?;
+            div(value, b)
+        })
+        .collect();
+    median_interval(&ratios)
+}
+
+/// A distribution-free interval for the median of `values`: the order
+/// statistics `x(k)` and `x(n+1-k)` for the largest `k` whose coverage,
+/// `1 - 2 P(Binomial(n, 1/2) < k)`, is still at least 95%. `None` when even
+/// the whole range covers less (five values or fewer).
+pub fn median_interval(values: &[f64]) -> Option<Interval> {
+    let n = values.len();
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    // P(B = i) for B ~ Binomial(n, 1/2), summed from i = 0 upwards; the
+    // terms are built by ratios, so nothing overflows for large n.
+    let mut term = 0.5f64.powi(n as i32);
+    let mut below = 0.0; // P(B < k)
+    let mut best = None;
+    for k in 1..=n.div_ceil(2) {
+        below += term;
+        term *= (n - (k - 1)) as f64 / k as f64;
+        let coverage = 1.0 - 2.0 * below;
+        if coverage < 0.95 {
+            break;
+        }
+        best = Some((k, coverage));
+    }
+    let (k, confidence) = best?;
+    Some(Interval {
+        median: Spread::of(&sorted).median,
+        low: sorted[k - 1],
+        high: sorted[n - k],
+        confidence,
+        pairs: n,
     })
 }
 
@@ -278,6 +332,37 @@ pub fn baseline_label(results: &Results, kind: Kind) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn median_interval_needs_six_values_and_widens_with_fewer() {
+        assert_eq!(median_interval(&[1.0, 2.0, 3.0, 4.0, 5.0]), None);
+        // Six values: only the whole range covers 95% (1 - 2/64).
+        let six = median_interval(&[6.0, 1.0, 5.0, 2.0, 4.0, 3.0]).unwrap();
+        assert_eq!((six.low, six.high, six.median), (1.0, 6.0, 3.5));
+        assert!((six.confidence - (1.0 - 2.0 / 64.0)).abs() < 1e-12);
+        // 21 values: x(6) and x(16), coverage 97.3% (x(7)..x(15) would be
+        // 92.2%, below 95%).
+        let values: Vec<f64> = (1..=21).rev().map(f64::from).collect();
+        let i = median_interval(&values).unwrap();
+        assert_eq!((i.low, i.high, i.median, i.pairs), (6.0, 16.0, 11.0, 21));
+        assert!(i.confidence >= 0.95 && i.confidence < 0.98);
+    }
+
+    #[test]
+    fn paired_ratios_match_repetitions_not_positions() {
+        // The peer's repetitions arrive in another order; a repetition the
+        // baseline lacks is left out.
+        let base: Vec<(usize, f64)> = (0..8).map(|rep| (rep, 100.0 + rep as f64 * 10.0)).collect();
+        let mut peer: Vec<(usize, f64)> = base.iter().map(|&(rep, b)| (rep, b * 0.9)).collect();
+        peer.reverse();
+        peer.push((99, 1.0));
+        let i = paired(&peer, &base).unwrap();
+        assert_eq!(i.pairs, 8);
+        for x in [i.low, i.median, i.high] {
+            assert!((x - 0.9).abs() < 1e-12, "{x}");
+        }
+        assert_eq!(paired(&peer[..5], &base), None);
+    }
 
     #[test]
     fn spread_has_median_min_max() {
