@@ -27,15 +27,18 @@ fn ratio(r: Option<f64>) -> String {
     r.map_or("-".into(), |r| format!("{r:.2}x"))
 }
 
-/// The throughput ratio, with the 95% interval of the paired ratio where
-/// enough repetitions pair up: `1.02x [0.99-1.04]`.
-fn speed_ratio(r: Option<Ratios>) -> String {
+/// The throughput ratio: where enough repetitions pair up, the median of
+/// the per-repetition ratios and its 95% interval, `1.02x [0.99-1.04]`;
+/// otherwise the ratio of the medians. The baseline's own row is `1.00x`.
+fn speed_ratio(s: &Summary, baseline: &str, r: Option<Ratios>) -> String {
     let Some(r) = r else {
         return ratio(None);
     };
     match r.ops_per_sec_paired {
-        Some(i) => format!("{} [{:.2}-{:.2}]", ratio(r.ops_per_sec), i.low, i.high),
-        None => ratio(r.ops_per_sec),
+        Some(i) if s.peer != baseline => {
+            format!("{} [{:.2}-{:.2}]", ratio(Some(i.median)), i.low, i.high)
+        }
+        _ => ratio(r.ops_per_sec),
     }
 }
 
@@ -69,17 +72,14 @@ fn rows(results: &Results, kind: Kind) -> Vec<Vec<String>> {
         .iter()
         .filter(|s| s.kind == kind)
         .map(|s: &Summary| {
-            let r = summary::ratios(
-                s,
-                &summaries,
-                &summary::baseline_for(results, kind, &s.workload),
-            );
+            let base = summary::baseline_for(results, kind, &s.workload);
+            let r = summary::ratios(s, &summaries, &base);
             let ops = &s.ops_per_sec;
             vec![
                 s.workload.clone(),
                 s.peer.clone(),
                 format!("{} ({}-{})", rate(ops.median), rate(ops.min), rate(ops.max)),
-                speed_ratio(r),
+                speed_ratio(s, &base, r),
                 median(s.p99_ns, us),
                 median(s.max_pause_ns, us),
                 mib(s.peak_rss.median),
@@ -351,7 +351,9 @@ pub fn markdown(results: &Results, plots: &[String]) -> String {
     let _ = writeln!(
         out,
         "{} runs, each in its own process; {reps} repetitions interleaved across peers; scale {scale}; \
-         machine: {} cores, {} {}. Figures are medians (min-max over repetitions). \
+         machine: {} cores, {} {}. Figures are medians (min-max over repetitions); \
+         with six repetitions or more, \"speed vs base\" in the first tables is the median of the \
+         ratios taken repetition by repetition, with its 95% interval [low-high]. \
          Every figure is also given as a ratio to the same figure of the baseline peer of the same \
          workload in the same run (the \"vs base\" tables; `-` where the baseline's figure is zero \
          or where a figure was not measured).\n",

@@ -306,6 +306,41 @@ fn cpython_is_compared_with_pymalloc_and_has_no_unmeasured_ratios() {
     assert_eq!(strata.ratios.ops_per_sec, Some(4.0));
 }
 
+/// Repetitions whose machine speed drifts by up to 40%: strata is 5% faster
+/// than the baseline in every repetition, which the medians of the two
+/// peers' runs hide and the paired ratios find.
+#[test]
+fn paired_ratios_see_through_drift_between_repetitions() {
+    let drift = [1.0, 1.4, 0.8, 1.2, 0.9, 1.3, 1.1];
+    let mut records = Vec::new();
+    for (rep, d) in drift.iter().enumerate() {
+        records.push(scaled("system", Kind::Allocator, rep, *d));
+        records.push(scaled("strata", Kind::Allocator, rep, d * 1.05));
+    }
+    let results = Results::new("system", records.clone());
+    let strata = ratio_records(&results)
+        .into_iter()
+        .find(|r| r.peer == "strata")
+        .unwrap();
+    let paired = strata.ratios.ops_per_sec_paired.unwrap();
+    assert_eq!(paired.pairs, 7);
+    for x in [paired.low, paired.median, paired.high] {
+        assert!((x - 1.05).abs() < 1e-9, "{paired:?}");
+    }
+    let table = strata_bench::report::terminal_table(&results);
+    assert!(table.contains("1.05x [1.05-1.05]"), "{table}");
+
+    // Three repetitions: too few for an interval, so no pairs and no brackets.
+    let few: Vec<Record> = records.into_iter().filter(|r| r.rep < 3).collect();
+    let results = Results::new("system", few);
+    let strata = ratio_records(&results)
+        .into_iter()
+        .find(|r| r.peer == "strata")
+        .unwrap();
+    assert_eq!(strata.ratios.ops_per_sec_paired, None);
+    assert!(!strata_bench::report::terminal_table(&results).contains('['));
+}
+
 #[test]
 fn a_file_of_another_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
