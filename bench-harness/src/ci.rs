@@ -57,6 +57,7 @@ pub fn plan() -> Plan {
     Plan {
         jobs,
         reps: 1,
+        python_reps: 1,
         scale: CI_SCALE,
         threads: 1,
         seed: CI_SEED,

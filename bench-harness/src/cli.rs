@@ -290,6 +290,7 @@ fn plan(common: &Common, jobs: Vec<Job>) -> Plan {
     Plan {
         jobs,
         reps: common.reps,
+        python_reps: common.reps,
         scale: common.scale,
         threads: common.threads,
         seed: common.seed,
@@ -377,7 +378,8 @@ fn python_peer(name: &str) -> Result<&'static cpython::PythonPeer, Failure> {
 fn suite_command(args: &SuiteArgs) -> Result<i32, Failure> {
     check_common(&args.common)?;
     crate::spawn::ensure_runners().map_err(usage)?;
-    let plan = plan(&args.common, default_jobs()?);
+    let mut plan = plan(&args.common, default_jobs()?);
+    plan.python_reps = args.common.reps * suite::SUITE_PYTHON_REPS_FACTOR;
     finish_run(&args.common, &plan, Some(&args.out), None)
 }
 

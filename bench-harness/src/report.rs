@@ -347,7 +347,22 @@ fn ratio_tables(out: &mut String, results: &Results) {
 pub fn markdown(results: &Results, plots: &[String]) -> String {
     let mut out = String::from("# strata-bench results\n\n");
     let scale = results.records.first().map_or(1.0, |r| r.scale);
-    let reps = results.records.iter().map(|r| r.rep + 1).max().unwrap_or(0);
+    // The most repetitions any (workload, peer) had, and the fewest: the
+    // default suite repeats `cpython` more than the rest.
+    let reps_of = |r: &crate::record::Record| {
+        results
+            .records
+            .iter()
+            .filter(|o| o.workload == r.workload && o.peer == r.peer && o.kind == r.kind)
+            .count()
+    };
+    let most = results.records.iter().map(reps_of).max().unwrap_or(0);
+    let fewest = results.records.iter().map(reps_of).min().unwrap_or(0);
+    let reps = if most == fewest {
+        most.to_string()
+    } else {
+        format!("{fewest} to {most}")
+    };
     let _ = writeln!(
         out,
         "{} runs, each in its own process; {reps} repetitions interleaved across peers; scale {scale}; \
