@@ -349,15 +349,9 @@ pub fn markdown(results: &Results, plots: &[String]) -> String {
     let scale = results.records.first().map_or(1.0, |r| r.scale);
     // The most repetitions any (workload, peer) had, and the fewest: the
     // default suite repeats `cpython` more than the rest.
-    let reps_of = |r: &crate::record::Record| {
-        results
-            .records
-            .iter()
-            .filter(|o| o.workload == r.workload && o.peer == r.peer && o.kind == r.kind)
-            .count()
-    };
-    let most = results.records.iter().map(reps_of).max().unwrap_or(0);
-    let fewest = results.records.iter().map(reps_of).min().unwrap_or(0);
+    let summaries = summary::summarize(&results.records);
+    let most = summaries.iter().map(|s| s.reps).max().unwrap_or(0);
+    let fewest = summaries.iter().map(|s| s.reps).min().unwrap_or(0);
     let reps = if most == fewest {
         most.to_string()
     } else {
