@@ -843,7 +843,7 @@ fn large_max_pages(arena_bytes: usize) -> usize {
 /// but new pools go to the fullest arenas, so the block's next growths find
 /// it and stay in place ([`grow_large`]) instead of moving.
 pub fn alloc_large(size: usize, zeroed: bool, growing: bool) -> *mut u8 {
-    debug_assert!(size > crate::size_class::MEDIUM_MAX);
+    debug_assert!(growing || size > crate::size_class::MEDIUM_MAX);
     let pages = size.div_ceil(PAGE_SIZE);
     let mut manager = lock();
     if manager.arena_bytes == 0 {
@@ -853,8 +853,13 @@ pub fn alloc_large(size: usize, zeroed: bool, growing: bool) -> *mut u8 {
     if pages > max {
         return ptr::null_mut();
     }
+    // Failing a run as long as the biggest large block, one with room for
+    // the block to double, then to grow by half: each spares a move or more.
     let roomy = if growing {
-        manager.find_roomy_run(max)
+        [max, 2 * pages, pages + pages / 2]
+            .into_iter()
+            .filter(|&room| room > pages && room <= max)
+            .find_map(|room| manager.find_roomy_run(room))
     } else {
         None
     };

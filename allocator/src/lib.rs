@@ -309,15 +309,20 @@ unsafe fn reallocate_in(
     // that found no room to grow in, is a buffer still being built: it is
     // mapped as a huge block, which grows by `mremap` without copying,
     // where it would copy most of itself at every move between arena runs.
-    // A medium block crossing into the large sizes by a small step (CPython
+    // A block of at least `GROW_IN_RUN_MIN` growing by a small step (CPython
     // grows a list by an eighth) takes a large block, on the pages dead
     // objects left, placed where it can grow in place up to the large
-    // limit if there is such a place.
+    // limit if there is such a place: between medium classes a quarter
+    // apart, such a buffer would move and copy itself at every other step.
     let mut new = ptr::null_mut();
-    if new_size > usable && new_size > MEDIUM_MAX {
-        new = if new_size > usable + usable / 4 || usable > MEDIUM_MAX {
+    if new_size > usable {
+        let small_step = new_size <= usable + usable / 4;
+        new = if new_size > MEDIUM_MAX && (!small_step || usable > MEDIUM_MAX) {
             large::alloc(new_size, align, false)
-        } else if align <= arena::PAGE_SIZE {
+        } else if small_step
+            && (new_size > MEDIUM_MAX || usable >= GROW_IN_RUN_MIN)
+            && align <= arena::PAGE_SIZE
+        {
             arena::alloc_large(new_size, false, true)
         } else {
             ptr::null_mut()
@@ -337,6 +342,12 @@ unsafe fn reallocate_in(
     }
     new
 }
+
+/// The smallest block that `realloc` moves to a large block of its own when
+/// it grows by a small step, rather than to the next medium class. A run is
+/// made of whole pages, so below this its rounding would waste more than
+/// the quarter that medium classes can.
+const GROW_IN_RUN_MIN: usize = 2 * arena::PAGE_SIZE;
 
 /// [`reallocate_in`] for a block that is not in a pool: a huge block, or a
 /// pointer strata never returned (which stops the process).

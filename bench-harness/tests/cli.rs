@@ -28,6 +28,7 @@ fn list_names_every_workload_and_peer() {
         "xthread",
         "larson",
         "realloc-grow",
+        "list-grow",
         "fragmentation",
         "cpython-mix",
         "buffers",

@@ -93,6 +93,13 @@ pub const WORKLOADS: &[Workload] = &[
         run: realloc_grow::run,
     },
     Workload {
+        name: "list-grow",
+        about: "100 buffers grown by realloc in turn like CPython lists (an eighth more) to 8 KiB-1 MiB",
+        never_free_fits: false,
+        threaded: false,
+        run: realloc_grow::run_list,
+    },
+    Workload {
         name: "fragmentation",
         about: "1M 64-byte blocks, free every other one, then allocate 1M 128-byte blocks",
         never_free_fits: true,
