@@ -745,19 +745,18 @@ impl Manager {
     /// become resident (a huge mapping; 0 for fresh memory already counted):
     /// whatever would take the footprint past its peak while free arena
     /// pages are resident is given back first (see [`make_room`]). Cached
-    /// huge mappings go first and, once the footprint reaches its peak, all
-    /// of them: a heap growing to a new peak would otherwise carry them into
-    /// it (they help a program that reuses its memory, and such a program
-    /// is not at its peak).
+    /// huge mappings go first, oldest first, as many as the excess: a heap
+    /// growing to a new peak has given them all back before it gets there,
+    /// and one that regrows into memory it gave back (a round of objects
+    /// faulted in again) keeps the rest for its next buffers.
     fn make_room_for(&mut self, extra: usize) {
-        if crate::large::cached_bytes() > 0 && self.footprint() + extra >= self.peak_footprint {
-            crate::large::evict(usize::MAX);
+        let over =
+            |manager: &Self| (manager.footprint() + extra).saturating_sub(manager.peak_footprint);
+        if crate::large::cached_bytes() > 0 && over(self) > 0 {
+            crate::large::evict(over(self));
         }
-        if self.dirty_free > 0 {
-            let over = (self.footprint() + extra).saturating_sub(self.peak_footprint);
-            if over > 0 {
-                self.make_room(over);
-            }
+        if self.dirty_free > 0 && over(self) > 0 {
+            self.make_room(over(self));
         }
         self.peak_footprint = self.peak_footprint.max(self.footprint() + extra);
     }

@@ -122,6 +122,16 @@ impl HugeCache {
         }
     }
 
+    /// The smallest cached mapping that holds `len` bytes and that a block
+    /// of `len` bytes keeps whole (see [`KEEP_RATIO`]).
+    fn take_whole(&mut self, len: usize) -> Option<CachedMapping> {
+        let entries = &self.entries[..self.count];
+        let pick = (0..entries.len())
+            .filter(|&i| entries[i].len >= len && len.saturating_mul(KEEP_RATIO) >= entries[i].len)
+            .min_by_key(|&i| entries[i].len)?;
+        Some(self.remove(pick))
+    }
+
     /// A cached mapping for a request of `len` bytes: the smallest that is
     /// big enough, else, for a request of at least [`RELOCATE_MIN`], the
     /// biggest (the caller grows it, keeping its resident pages).
@@ -369,6 +379,35 @@ pub fn alloc(size: usize, align: usize, zeroed: bool) -> *mut u8 {
     let block = install(base, len, offset, size);
     debug_assert!(block as usize % align == 0);
     block
+}
+
+/// A block of `size` bytes (aligned to at most an OS page) in a cached
+/// mapping that holds it and that it keeps whole, or null if no such mapping
+/// is cached. For a buffer that `realloc` is growing: the mapping is
+/// resident already and counted in the footprint, so taking it costs no
+/// fault and no system call, and the buffer grows on into its pages in
+/// place (a program building lists round after round regrows each in the
+/// mapping of one from the round before).
+pub fn alloc_cached(size: usize) -> *mut u8 {
+    if CACHED_BYTES.load(Ordering::Relaxed) == 0 {
+        return ptr::null_mut();
+    }
+    let Some(len) = size
+        .checked_add(OS_PAGE)
+        .and_then(|n| n.checked_next_multiple_of(OS_PAGE))
+    else {
+        return ptr::null_mut();
+    };
+    let reused = {
+        let now = os::now_ms();
+        let mut cache = lock_cache();
+        cache.expire(now, false);
+        cache.take_whole(len)
+    };
+    match reused {
+        Some(entry) => install(entry.base, entry.len, OS_PAGE, size),
+        None => ptr::null_mut(),
+    }
 }
 
 /// Frees a huge block: its mapping goes to the cache or back to the OS.

@@ -314,19 +314,25 @@ unsafe fn reallocate_in(
     // objects left, placed where it can grow in place up to the large
     // limit if there is such a place: between medium classes a quarter
     // apart, such a buffer would move and copy itself at every other step.
+    // Either way, a resident cached mapping that the buffer would fill an
+    // eighth of comes first: it costs no fault, and the buffer's next
+    // growths stay in place in it.
     let mut new = ptr::null_mut();
     if new_size > usable {
         let small_step = new_size <= usable + usable / 4;
-        new = if new_size > MEDIUM_MAX && (!small_step || usable > MEDIUM_MAX) {
-            large::alloc(new_size, align, false)
+        if small_step && usable >= GROW_IN_RUN_MIN && align <= os::OS_PAGE {
+            new = large::alloc_cached(new_size);
+        }
+        if !new.is_null() {
+            // In a cached mapping.
+        } else if new_size > MEDIUM_MAX && (!small_step || usable > MEDIUM_MAX) {
+            new = large::alloc(new_size, align, false);
         } else if small_step
             && (new_size > MEDIUM_MAX || usable >= GROW_IN_RUN_MIN)
             && align <= arena::PAGE_SIZE
         {
-            arena::alloc_large(new_size, false, true)
-        } else {
-            ptr::null_mut()
-        };
+            new = arena::alloc_large(new_size, false, true);
+        }
     }
     if new.is_null() {
         new = allocate_in(heap, new_size, align);

@@ -1,6 +1,7 @@
 //! The huge-block cache: freed mappings are kept for reuse, a reused mapping
 //! keeps its pages when the request needs a fair share of them (and a block
-//! grows into them in place), cached mappings never carry into a new peak,
+//! grows into them in place), cached mappings never carry into a new peak
+//! (but only as many go back as the excess),
 //! and huge blocks that grow keep their contents. One test in its own
 //! process, so no other test's huge blocks share the cache.
 
@@ -112,4 +113,30 @@ fn freed_mappings_are_reused_and_never_carried_into_a_new_peak() {
     assert!(cached() >= 96 * MIB);
     strata::trim();
     assert_eq!(cached(), 0, "trim unmaps cached mappings");
+
+    // Three 40 MiB blocks make a new peak, and are freed into the cache. A
+    // 60 MiB block then grows one of them; that would pass the peak by 20
+    // MiB, so one more cached mapping goes back, oldest first, and the last
+    // stays for the next request.
+    unsafe {
+        let blocks: Vec<*mut u8> = (0..3).map(|_| Strata.alloc(layout(40 * MIB))).collect();
+        for &block in &blocks {
+            assert!(!block.is_null());
+            block.write_bytes(2, 40 * MIB);
+        }
+        for &block in &blocks {
+            Strata.dealloc(block, layout(40 * MIB));
+        }
+        assert!(cached() >= 120 * MIB);
+        let sixty = Strata.alloc(layout(60 * MIB));
+        assert!(!sixty.is_null());
+        assert!(
+            cached() >= 40 * MIB && cached() < 80 * MIB,
+            "only the excess went back: {} bytes still cached",
+            cached()
+        );
+        sixty.add(60 * MIB - 1).write(1);
+        Strata.dealloc(sixty, layout(60 * MIB));
+    }
+    strata::trim();
 }

@@ -1,7 +1,8 @@
 //! A buffer growing by small steps, as CPython grows a list (an eighth at
 //! a time): from two pages on, `realloc` moves it to a run of arena pages
 //! placed with room after it, where the following steps stay in place
-//! instead of moving between medium classes a quarter apart. One test in
+//! instead of moving between medium classes a quarter apart; or, if a
+//! resident cached huge mapping would hold it, to that mapping. One test in
 //! its own process, so that the arenas and counters it reads are its own.
 
 use std::alloc::{GlobalAlloc, Layout};
@@ -50,7 +51,7 @@ unsafe fn grow(mut p: *mut u8, mut size: usize, limit: usize) -> (*mut u8, usize
 }
 
 #[test]
-fn a_list_growing_by_eighths_moves_into_a_run_once_and_then_grows_in_place() {
+fn a_list_growing_by_eighths_moves_once_and_then_grows_in_place() {
     strata::settings::set_purge_delay(std::time::Duration::from_secs(3600));
     let base = strata::stats();
     assert_eq!(base.large_blocks, 0);
@@ -101,6 +102,28 @@ fn a_list_growing_by_eighths_moves_into_a_run_once_and_then_grows_in_place() {
         assert_eq!(s.large_blocks, 2, "to another run");
         assert_eq!(s.huge_bytes, huge_before, "nothing was mapped");
         Strata.dealloc(fence, layout(200 * KIB));
+        Strata.dealloc(list, layout(size));
+
+        // A resident cached mapping comes first, once the list would fill an
+        // eighth of it: no run, no fresh mapping, and in place from then on.
+        let medium = Strata.alloc(layout(100 * KIB));
+        let mapped = Strata.realloc(medium, layout(100 * KIB), 300 * KIB);
+        assert_eq!(
+            strata::stats().huge_blocks,
+            1,
+            "a big step maps a huge block"
+        );
+        Strata.dealloc(mapped, layout(300 * KIB));
+        let cached = strata::stats().huge_cached_bytes;
+        assert!(cached > 300 * KIB, "the mapping is cached");
+        let list = Strata.alloc(layout(40 * KIB));
+        fill(list, 40 * KIB, 3);
+        let (list, size, moves) = grow(list, 40 * KIB, 300 * KIB);
+        assert_eq!(moves, 1, "one move, into the cached mapping");
+        assert!(holds(list, 40 * KIB, 3));
+        let s = strata::stats();
+        assert_eq!((s.huge_blocks, s.huge_cached_bytes), (1, 0));
+        assert_eq!(s.large_blocks, 0, "no run was cut for it");
         Strata.dealloc(list, layout(size));
     }
 }
