@@ -176,3 +176,49 @@ fn big_blocks_freed_locally_and_remotely_keep_their_contents() {
         (words, (n % 2 == 1).then_some((me + 1) % THREADS))
     });
 }
+
+/// Lists grown by appends on several threads at once, as CPython grows
+/// them (an eighth more each time the list is full), from 4 to 80,000
+/// items and freed by another thread: they move between medium classes,
+/// into runs placed with room, into cached huge mappings that another
+/// thread's list left, and grow in place there, with every item kept.
+#[test]
+fn lists_growing_side_by_side_on_threads_keep_their_items() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    const THREADS: usize = 4;
+    const ROUNDS: u64 = 6;
+    let (send, receive) = channel::unbounded::<(u64, Vec<u64>)>();
+    thread::scope(|scope| {
+        for me in 0..THREADS as u64 {
+            let send = send.clone();
+            scope.spawn(move || {
+                for round in 0..ROUNDS {
+                    let tag = me * ROUNDS + round;
+                    let mut lists: Vec<Vec<u64>> = (0..3).map(|_| Vec::with_capacity(4)).collect();
+                    for i in 0..80_000u64 {
+                        for list in &mut lists {
+                            if list.len() == list.capacity() {
+                                let n = list.len() + 1;
+                                list.reserve_exact((n + (n >> 3) + 6) - list.len());
+                            }
+                            list.push(tag.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ i);
+                        }
+                    }
+                    for list in lists {
+                        send.send((tag, list)).unwrap();
+                    }
+                }
+            });
+        }
+        drop(send);
+        scope.spawn(move || {
+            let mut seen = 0;
+            for (tag, list) in receive {
+                assert_eq!(list.len(), 80_000);
+                check(tag, &list);
+                seen += 1;
+            }
+            assert_eq!(seen, THREADS * ROUNDS as usize * 3);
+        });
+    });
+}
