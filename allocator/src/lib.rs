@@ -351,8 +351,10 @@ unsafe fn reallocate_in(
 
 /// The smallest block that `realloc` moves to a large block of its own when
 /// it grows by a small step, rather than to the next medium class. A run is
-/// made of whole pages, so below this its rounding would waste more than
-/// the quarter that medium classes can.
+/// made of whole 16 KiB pages, up to a page more than the buffer asked for
+/// (half as much again at 32 KiB, a quarter at 64 KiB); a buffer growing by
+/// eighths fills that page within a few steps. Below two pages the copies
+/// this saves are small, and a page would be most of the block.
 const GROW_IN_RUN_MIN: usize = 2 * arena::PAGE_SIZE;
 
 /// [`reallocate_in`] for a block that is not in a pool: a huge block, or a
