@@ -222,3 +222,64 @@ fn lists_growing_side_by_side_on_threads_keep_their_items() {
         });
     });
 }
+
+/// Blocks freed by another thread come back to their pools counted exactly:
+/// once the owner has collected them, its pools of that class hold no block
+/// in use. (The owner takes each chain of remote frees whole, with the
+/// length the freeing threads kept in the chain's head.)
+#[test]
+fn remote_frees_are_counted_exactly_and_the_pools_empty_out() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    const SIZE: usize = 232;
+    let in_use = || {
+        let stats = strata::stats();
+        let class = stats
+            .classes
+            .iter()
+            .position(|c| c.block_size == SIZE)
+            .unwrap();
+        stats.classes[class].blocks_in_use
+    };
+    let before = in_use();
+    for round in 0..3 {
+        let blocks: Vec<Vec<u8>> = (0..40_000).map(|i| vec![(i % 251) as u8; SIZE]).collect();
+        assert!(in_use() >= before + 40_000);
+        // Freed in several batches by two threads, so chains of many
+        // lengths arrive while the owner keeps allocating.
+        let (send, receive) = channel::unbounded::<Vec<Vec<u8>>>();
+        let freers: Vec<_> = (0..2)
+            .map(|_| {
+                let receive = receive.clone();
+                thread::spawn(move || {
+                    for batch in receive {
+                        for (i, block) in batch.into_iter().enumerate() {
+                            assert!(
+                                block.iter().all(|&b| b == block[0]),
+                                "round {round}, block {i}"
+                            );
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut blocks = blocks.into_iter();
+        loop {
+            let batch: Vec<Vec<u8>> = blocks.by_ref().take(997).collect();
+            if batch.is_empty() {
+                break;
+            }
+            send.send(batch).unwrap();
+            // The owner allocates and frees meanwhile, collecting chains.
+            drop(vec![0u8; SIZE]);
+        }
+        drop(send);
+        freers.into_iter().for_each(|f| f.join().unwrap());
+        // The owner collects what is left.
+        strata::trim();
+        assert_eq!(
+            in_use(),
+            before,
+            "round {round}: blocks still counted in use"
+        );
+    }
+}
