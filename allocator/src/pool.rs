@@ -14,7 +14,9 @@
 //! touches `free`, `bump`, `used`, `state` and the list links. Any other thread
 //! that frees a block pushes it onto the pool's atomic `remote` list, and the
 //! first such push also queues the pool on its owner's remote queue, so the
-//! owner finds the blocks without scanning its pools.
+//! owner finds the blocks without scanning its pools. The list's head
+//! carries the chain's length in its top bits, so the owner can take the
+//! chain whole as its free list instead of walking it.
 
 use crate::heap::ThreadHeap;
 use core::cell::Cell;
