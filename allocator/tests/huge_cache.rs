@@ -5,16 +5,15 @@
 //! and huge blocks that grow keep their contents. One test in its own
 //! process, so no other test's huge blocks share the cache.
 
-use std::alloc::{GlobalAlloc, Layout};
+mod common;
+
+use common::layout;
+use std::alloc::GlobalAlloc;
 use strata::Strata;
 
 const MIB: usize = 1 << 20;
 /// Below an eighth of the 16 MiB mapping, above the large-block limit.
 const SMALL: usize = 3 * MIB / 2;
-
-fn layout(size: usize) -> Layout {
-    Layout::from_size_align(size, 16).unwrap()
-}
 
 fn cached() -> usize {
     strata::stats().huge_cached_bytes

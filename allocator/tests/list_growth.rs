@@ -5,26 +5,13 @@
 //! resident cached huge mapping would hold it, to that mapping. One test in
 //! its own process, so that the arenas and counters it reads are its own.
 
-use std::alloc::{GlobalAlloc, Layout};
+mod common;
+
+use common::{fill, holds, layout};
+use std::alloc::GlobalAlloc;
 use strata::{Strata, MEDIUM_MAX, PAGE_SIZE};
 
 const KIB: usize = 1 << 10;
-
-fn layout(size: usize) -> Layout {
-    Layout::from_size_align(size, 16).unwrap()
-}
-
-fn fill(p: *mut u8, len: usize, seed: u8) {
-    for i in 0..len {
-        // SAFETY: the caller's block holds `len` bytes.
-        unsafe { *p.add(i) = (i % 251) as u8 ^ seed };
-    }
-}
-
-fn holds(p: *mut u8, len: usize, seed: u8) -> bool {
-    // SAFETY: the caller's block holds `len` bytes.
-    (0..len).all(|i| unsafe { *p.add(i) } == (i % 251) as u8 ^ seed)
-}
 
 /// CPython's `list_resize` for an append to a full list of `size` bytes.
 fn list_step(size: usize) -> usize {
