@@ -98,6 +98,20 @@ fn lock_cache() -> MutexGuard<'static, HugeCache> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// The cache, locked, with the mappings unused for the purge delay gone.
+fn lock_unexpired_cache() -> MutexGuard<'static, HugeCache> {
+    let now = os::now_ms();
+    let mut cache = lock_cache();
+    cache.expire(now, false);
+    cache
+}
+
+/// The length of a mapping holding `size` bytes at `offset`: whole OS
+/// pages. None on overflow.
+fn mapping_len(size: usize, offset: usize) -> Option<usize> {
+    size.checked_add(offset)?.checked_next_multiple_of(OS_PAGE)
+}
+
 impl HugeCache {
     fn remove(&mut self, index: usize) -> CachedMapping {
         let entry = self.entries[index];
@@ -332,19 +346,11 @@ unsafe fn move_to_new_range(from: *mut u8, old_len: usize, new_len: usize) -> *m
 /// when the size overflows or the OS refuses.
 pub fn alloc(size: usize, align: usize, zeroed: bool) -> *mut u8 {
     let offset = block_offset(align);
-    let Some(len) = size
-        .checked_add(offset)
-        .and_then(|n| n.checked_next_multiple_of(OS_PAGE))
-    else {
+    let Some(len) = mapping_len(size, offset) else {
         return ptr::null_mut();
     };
     if offset == OS_PAGE {
-        let reused = {
-            let now = os::now_ms();
-            let mut cache = lock_cache();
-            cache.expire(now, false);
-            cache.take(len)
-        };
+        let reused = lock_unexpired_cache().take(len);
         if let Some(entry) = reused {
             if len > entry.len {
                 // Growing the mapping adds fresh memory. The entry has left
@@ -392,18 +398,10 @@ pub fn alloc_cached(size: usize) -> *mut u8 {
     if CACHED_BYTES.load(Ordering::Relaxed) == 0 {
         return ptr::null_mut();
     }
-    let Some(len) = size
-        .checked_add(OS_PAGE)
-        .and_then(|n| n.checked_next_multiple_of(OS_PAGE))
-    else {
+    let Some(len) = mapping_len(size, OS_PAGE) else {
         return ptr::null_mut();
     };
-    let reused = {
-        let now = os::now_ms();
-        let mut cache = lock_cache();
-        cache.expire(now, false);
-        cache.take_whole(len)
-    };
+    let reused = lock_unexpired_cache().take_whole(len);
     match reused {
         Some(entry) => install(entry.base, entry.len, OS_PAGE, size),
         None => ptr::null_mut(),
@@ -527,10 +525,7 @@ pub unsafe fn relocate(ptr: *mut u8, new_size: usize) -> *mut u8 {
     if offset >= ARENA_SIZE {
         return ptr::null_mut();
     }
-    let Some(new_len) = new_size
-        .checked_add(offset)
-        .and_then(|n| n.checked_next_multiple_of(OS_PAGE))
-    else {
+    let Some(new_len) = mapping_len(new_size, offset) else {
         return ptr::null_mut();
     };
     debug_assert!(new_len > old_len);
