@@ -323,15 +323,15 @@ unsafe fn reallocate_in(
         if small_step && usable >= GROW_IN_RUN_MIN && align <= os::OS_PAGE {
             new = large::alloc_cached(new_size);
         }
-        if !new.is_null() {
-            // In a cached mapping.
-        } else if new_size > MEDIUM_MAX && (!small_step || usable > MEDIUM_MAX) {
-            new = large::alloc(new_size, align, false);
-        } else if small_step
-            && (new_size > MEDIUM_MAX || usable >= GROW_IN_RUN_MIN)
-            && align <= arena::PAGE_SIZE
-        {
-            new = arena::alloc_large(new_size, false, true);
+        if new.is_null() {
+            if new_size > MEDIUM_MAX && (!small_step || usable > MEDIUM_MAX) {
+                new = large::alloc(new_size, align, false);
+            } else if small_step
+                && (new_size > MEDIUM_MAX || usable >= GROW_IN_RUN_MIN)
+                && align <= arena::PAGE_SIZE
+            {
+                new = arena::alloc_large(new_size, false, true);
+            }
         }
     }
     if new.is_null() {
