@@ -73,6 +73,43 @@ pub const HEADER_PAGES: usize = core::mem::size_of::<Arena>().div_ceil(PAGE_SIZE
 pub const USABLE_PAGES: usize = PAGES_PER_ARENA - HEADER_PAGES;
 const MAP_WORDS: usize = PAGES_PER_ARENA / 64;
 
+/// A page bitmap as one wide word: page `p` is bit `p % 64` of word `p / 64`.
+type PageBits = [u64; MAP_WORDS];
+
+/// `bits` moved down by `by` pages (`by` < 64): page `p` of the result is
+/// page `p + by` of `bits`.
+fn shifted(bits: &PageBits, by: usize) -> PageBits {
+    debug_assert!(by < 64);
+    let mut out = [0; MAP_WORDS];
+    for word in 0..MAP_WORDS {
+        let above = match bits.get(word + 1) {
+            Some(&next) if by > 0 => next << (64 - by),
+            _ => 0,
+        };
+        out[word] = (bits[word] >> by) | above;
+    }
+    out
+}
+
+fn and(a: &PageBits, b: &PageBits) -> PageBits {
+    core::array::from_fn(|word| a[word] & b[word])
+}
+
+fn not(bits: &PageBits) -> PageBits {
+    core::array::from_fn(|word| !bits[word])
+}
+
+/// The `len` pages (at most 64) of `bits` from page `first`, as the low bits
+/// of a word.
+fn window(bits: &PageBits, first: usize, len: usize) -> u64 {
+    let all = shifted(bits, first % 64)[first / 64];
+    if len == 64 {
+        all
+    } else {
+        all & ((1 << len) - 1)
+    }
+}
+
 /// The header at the start of every arena.
 #[repr(C)]
 pub struct Arena {
@@ -211,33 +248,76 @@ impl Arena {
         None
     }
 
-    /// Gives the free dirty pages back to the OS; returns how many.
-    fn purge_free_pages(&self) -> usize {
+    /// A run of `count` free pages with the fewest clean pages, and how many
+    /// clean pages it has.
+    ///
+    /// Word-parallel: the starts of all-free runs are the free map ANDed
+    /// with itself shifted, doubling the span each time. Only two kinds of
+    /// start can be best: one on a dirty page, and the last start before a
+    /// taken page; a run starting on a clean page with room to move loses
+    /// nothing by moving on a page. Only those are counted.
+    fn least_clean_run(&self, count: usize) -> Option<(usize, usize)> {
+        debug_assert!((1..=64).contains(&count));
+        // SAFETY: called under the arena lock, which guards the bitmaps.
+        let (free, dirty) = unsafe { (&*self.free_map.get(), &*self.dirty_map.get()) };
+        let mut starts = *free;
+        let mut span = 1;
+        while span * 2 <= count {
+            starts = and(&starts, &shifted(&starts, span));
+            span *= 2;
+        }
+        if span < count {
+            starts = and(&starts, &shifted(&starts, count - span));
+        }
+        let last_starts = and(&starts, &not(&shifted(&starts, 1)));
+        let dirty_starts = and(&starts, dirty);
+        let mut best: Option<(usize, usize)> = None;
+        for word in 0..MAP_WORDS {
+            let mut candidates = dirty_starts[word] | last_starts[word];
+            while candidates != 0 {
+                let at = word * 64 + candidates.trailing_zeros() as usize;
+                candidates &= candidates - 1;
+                let clean = count - window(dirty, at, count).count_ones() as usize;
+                if best.is_none_or(|(_, fewest)| clean < fewest) {
+                    best = Some((at, clean));
+                    if clean == 0 {
+                        return best;
+                    }
+                }
+            }
+        }
+        best
+    }
+
+    /// Gives up to `limit` free dirty pages back to the OS, from the arena's
+    /// end down (runs are cut first-fit from its start, so the pages at the
+    /// end are the last to be wanted again); returns how many.
+    fn purge_free_pages(&self, limit: usize) -> usize {
+        let purgeable = |p: usize| Arena::bit(&self.free_map, p) && Arena::bit(&self.dirty_map, p);
         let mut purged = 0;
-        let mut page = HEADER_PAGES;
-        let end = self.pages.get();
-        while page < end {
-            let purgeable =
-                |p: usize| Arena::bit(&self.free_map, p) && Arena::bit(&self.dirty_map, p);
-            if !purgeable(page) {
-                page += 1;
+        let mut page = self.pages.get();
+        while page > HEADER_PAGES && purged < limit {
+            if !purgeable(page - 1) {
+                page -= 1;
                 continue;
             }
-            let first = page;
-            while page < end && purgeable(page) {
-                page += 1;
+            let end = page;
+            while page > HEADER_PAGES && purgeable(page - 1) && purged + (end - page) < limit {
+                page -= 1;
             }
             self.forgo_huge_pages();
             // SAFETY: free pages hold no block; the range lies in this arena.
             os::decommit(
-                unsafe { self.base().add(first * PAGE_SIZE) },
-                (page - first) * PAGE_SIZE,
+                unsafe { self.base().add(page * PAGE_SIZE) },
+                (end - page) * PAGE_SIZE,
             );
-            Arena::set_pages(&self.dirty_map, first, page - first, false);
-            purged += page - first;
+            Arena::set_pages(&self.dirty_map, page, end - page, false);
+            purged += end - page;
         }
-        self.purge_at.set(0);
-        self.dirty_free.set(0);
+        self.dirty_free.set(self.dirty_free.get() - purged);
+        if self.dirty_free.get() == 0 {
+            self.purge_at.set(0);
+        }
         purged
     }
 
@@ -452,7 +532,48 @@ impl Manager {
                 return Some(hit);
             }
         }
+        // One free dirty page would have served a one-page run above.
+        if pages > 1 && self.dirty_free > 0 {
+            if let Some(hit) = self.least_clean_run(pages) {
+                return Some(hit);
+            }
+        }
         self.search_buckets(pages, false)
+    }
+
+    /// Among the fullest [`LEAST_CLEAN_ARENAS`] arenas with `pages` free
+    /// pages and some dirty ones, the run of that many with the fewest clean pages (the first
+    /// one, in the fullest arena, on a tie). Each clean page is fresh
+    /// memory, which the peak rule pays for by purging a resident free page
+    /// that the heap then faults in again.
+    fn least_clean_run(&self, pages: usize) -> Option<(*mut Arena, usize)> {
+        let mut best: Option<(usize, *mut Arena, usize)> = None;
+        let mut seen = 0;
+        let mut bucket = self.next_occupied(pages);
+        while let Some(n) = bucket {
+            let mut arena = self.buckets[n];
+            while !arena.is_null() && seen < LEAST_CLEAN_ARENAS {
+                // SAFETY: bucket members are live arenas; lock held.
+                let arena_ref = unsafe { &*arena };
+                // An arena with no dirty free page has only clean runs.
+                if arena_ref.dirty_free.get() == 0 {
+                    arena = arena_ref.bucket_next.get();
+                    continue;
+                }
+                seen += 1;
+                if let Some((first, clean)) = arena_ref.least_clean_run(pages) {
+                    if best.is_none_or(|(fewest, _, _)| clean < fewest) {
+                        best = Some((clean, arena, first));
+                    }
+                }
+                arena = arena_ref.bucket_next.get();
+            }
+            if seen >= LEAST_CLEAN_ARENAS {
+                break;
+            }
+            bucket = self.next_occupied(n + 1);
+        }
+        best.map(|(_, arena, first)| (arena, first))
     }
 
     /// A run of `pages` free pages in the emptiest arena that has one (dirty
@@ -635,17 +756,18 @@ impl Manager {
         let zeroed = dirty == 0;
         self.pool_pages += count;
         let clean = count - dirty;
-        // Fresh memory, counted in the footprint already (extra 0); the peak
-        // is brought up to date once per batch.
-        if clean > 0 && fresh_batch_done(clean * PAGE_SIZE) {
-            self.make_room_for(0);
-        }
         Arena::set_pages(&arena_ref.dirty_map, first, count, true);
         arena_ref.free_count.set(arena_ref.free_count.get() - count);
         for page in first..first + count {
             arena_ref.page_owner[page].set(Arena::descriptor_offset(owner));
         }
         self.bucket_insert(arena);
+        // Fresh memory, counted in the footprint already (extra 0); the peak
+        // is brought up to date once per batch. The arena is back in its
+        // bucket, so its own free pages can make room too.
+        if clean > 0 && fresh_batch_done(clean * PAGE_SIZE) {
+            self.make_room_for(0);
+        }
         zeroed
     }
 
@@ -716,7 +838,7 @@ impl Manager {
             let at = arena_ref.purge_at.get();
             if at != 0 {
                 if force || at <= now {
-                    self.counters.pages_purged += self.purge_arena(arena_ref);
+                    self.counters.pages_purged += self.purge_arena(arena_ref, usize::MAX);
                 } else if self.next_purge == 0 || at < self.next_purge {
                     self.next_purge = at;
                 }
@@ -724,10 +846,11 @@ impl Manager {
             arena = arena_ref.all_next.get();
         }
     }
-    /// Purges the free dirty pages of `arena`; returns how many.
-    fn purge_arena(&mut self, arena: &Arena) -> usize {
-        self.dirty_free -= arena.dirty_free.get();
-        arena.purge_free_pages()
+    /// Purges up to `limit` free dirty pages of `arena`; returns how many.
+    fn purge_arena(&mut self, arena: &Arena, limit: usize) -> usize {
+        let purged = arena.purge_free_pages(limit);
+        self.dirty_free -= purged;
+        purged
     }
 
     /// The memory strata holds that may be resident: pool pages (less those
@@ -778,7 +901,7 @@ impl Manager {
             // SAFETY: `all` links live arenas; lock held.
             let arena_ref = unsafe { &*arena };
             if arena_ref.purge_at.get() != 0 {
-                let pages = self.purge_arena(arena_ref);
+                let pages = self.purge_arena(arena_ref, (bytes - freed).div_ceil(PAGE_SIZE));
                 self.counters.pages_purged += pages;
                 freed += pages * PAGE_SIZE;
             }
@@ -1026,6 +1149,9 @@ static FRESH_DEBT: AtomicUsize = AtomicUsize::new(0);
 /// footprint is looked at (and the arena lock taken for restored pages)
 /// rarely.
 const FRESH_BATCH: usize = 1 << 20;
+
+/// How many arenas, fullest first, [`Manager::least_clean_run`] looks at.
+const LEAST_CLEAN_ARENAS: usize = 32;
 
 /// Counts `bytes` of fresh memory; true when that completes a batch, and
 /// the caller makes room for it.
@@ -1317,5 +1443,116 @@ pub(crate) mod tests {
             }
             release_pool(pool);
         }
+    }
+
+    /// An arena mapped for one test, outside the manager: all its pages
+    /// free and clean. Unmap it with `os::unmap(arena.cast(), ARENA_SIZE)`.
+    fn loose_arena() -> *mut Arena {
+        let base = os::map_aligned(ARENA_SIZE, ARENA_SIZE, ARENA_SIZE, 0);
+        assert!(!base.is_null());
+        let arena = base.cast::<Arena>();
+        // SAFETY: a fresh zeroed mapping, a valid Arena once these are set
+        // (as `new_arena` sets them).
+        unsafe {
+            (*arena).magic = ARENA_MAGIC;
+            (*arena).pages.set(PAGES_PER_ARENA);
+            Arena::set_pages(&(*arena).free_map, HEADER_PAGES, USABLE_PAGES, true);
+            (*arena).free_count.set(USABLE_PAGES);
+        }
+        arena
+    }
+
+    #[test]
+    fn the_free_run_with_fewest_clean_pages_wins_over_the_first_one() {
+        let arena_ptr = loose_arena();
+        // SAFETY: the test's own arena.
+        let arena = unsafe { &*arena_ptr };
+        let at = |page: usize| HEADER_PAGES + page;
+        // Dirty (once used, now free): pages 100-103, and 10-11.
+        Arena::set_pages(&arena.dirty_map, at(100), 4, true);
+        Arena::set_pages(&arena.dirty_map, at(10), 2, true);
+        // First fit would take the clean pages at the arena's start.
+        assert_eq!(arena.find_run(4, false), Some(at(0)));
+        assert_eq!(arena.least_clean_run(4), Some((at(100), 0)));
+        assert_eq!(arena.least_clean_run(2), Some((at(10), 0)));
+        // Six pages: a run holding 100-103 has two clean pages, the fewest.
+        assert!(
+            matches!(arena.least_clean_run(6), Some((first, 2)) if (at(98)..=at(100)).contains(&first))
+        );
+        // A taken page splits the dirty stretch: the best run of three now
+        // has one clean page, and a run of two is still all dirty.
+        Arena::set_pages(&arena.free_map, at(101), 1, false);
+        assert_eq!(arena.least_clean_run(3).map(|(_, clean)| clean), Some(1));
+        assert_eq!(arena.least_clean_run(2), Some((at(10), 0)));
+        // Nothing free: no run.
+        Arena::set_pages(&arena.free_map, HEADER_PAGES, USABLE_PAGES, false);
+        assert_eq!(arena.least_clean_run(1), None);
+        os::unmap(arena_ptr.cast(), ARENA_SIZE);
+    }
+
+    #[test]
+    fn a_limited_purge_gives_back_the_last_free_pages_and_keeps_the_rest_due() {
+        let arena_ptr = loose_arena();
+        // SAFETY: the test's own arena.
+        let arena = unsafe { &*arena_ptr };
+        let at = |page: usize| HEADER_PAGES + page;
+        Arena::set_pages(&arena.dirty_map, at(20), 10, true);
+        Arena::set_pages(&arena.dirty_map, at(200), 10, true);
+        // A dirty page in use is never purged.
+        Arena::set_pages(&arena.dirty_map, at(205), 1, true);
+        Arena::set_pages(&arena.free_map, at(205), 1, false);
+        arena.dirty_free.set(19);
+        arena.purge_at.set(123);
+
+        assert_eq!(arena.purge_free_pages(6), 6);
+        let dirty = |page: usize| Arena::bit(&arena.dirty_map, at(page));
+        assert!((206..210).all(|p| !dirty(p)) && (203..205).all(|p| !dirty(p)));
+        assert!(dirty(205) && dirty(202) && (20..30).all(dirty));
+        assert_eq!(arena.dirty_free.get(), 13);
+        assert_eq!(
+            arena.purge_at.get(),
+            123,
+            "pages still wait for their purge"
+        );
+
+        assert_eq!(arena.purge_free_pages(usize::MAX), 13);
+        assert!((20..30).chain(200..205).all(|p| !dirty(p)) && dirty(205));
+        assert_eq!(arena.dirty_free.get(), 0);
+        assert_eq!(arena.purge_at.get(), 0, "nothing left to purge");
+        os::unmap(arena_ptr.cast(), ARENA_SIZE);
+    }
+
+    #[test]
+    fn the_fewest_clean_pages_match_a_page_by_page_search() {
+        use rand::{Rng, SeedableRng};
+        let arena_ptr = loose_arena();
+        // SAFETY: the test's own arena.
+        let arena = unsafe { &*arena_ptr };
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        let free = |p: usize| Arena::bit(&arena.free_map, p);
+        let clean = |p: usize| !Arena::bit(&arena.dirty_map, p);
+        for _ in 0..2_000 {
+            // Random stretches of taken, clean and dirty pages.
+            let mut page = HEADER_PAGES;
+            while page < PAGES_PER_ARENA {
+                let len = rng.gen_range(1..24).min(PAGES_PER_ARENA - page);
+                let kind = rng.gen_range(0..3);
+                Arena::set_pages(&arena.free_map, page, len, kind != 0);
+                Arena::set_pages(&arena.dirty_map, page, len, kind != 1);
+                page += len;
+            }
+            let count = rng.gen_range(1..=64);
+            let fewest = (HEADER_PAGES..=PAGES_PER_ARENA - count)
+                .filter(|&first| (first..first + count).all(free))
+                .map(|first| (first..first + count).filter(|&p| clean(p)).count())
+                .min();
+            let found = arena.least_clean_run(count);
+            assert_eq!(found.map(|(_, clean)| clean), fewest, "{count} pages");
+            if let Some((first, in_run)) = found {
+                assert!((first..first + count).all(free), "a run of taken pages");
+                assert_eq!((first..first + count).filter(|&p| clean(p)).count(), in_run);
+            }
+        }
+        os::unmap(arena_ptr.cast(), ARENA_SIZE);
     }
 }
