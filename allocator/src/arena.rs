@@ -314,6 +314,7 @@ impl Arena {
             Arena::set_pages(&self.dirty_map, page, end - page, false);
             purged += end - page;
         }
+        debug_assert!(purged <= self.dirty_free.get(), "dirty_free undercounts");
         self.dirty_free.set(self.dirty_free.get() - purged);
         if self.dirty_free.get() == 0 {
             self.purge_at.set(0);
