@@ -543,36 +543,23 @@ impl Manager {
     }
 
     /// Among the fullest [`LEAST_CLEAN_ARENAS`] arenas with `pages` free
-    /// pages and some dirty ones, the run of that many with the fewest clean pages (the first
-    /// one, in the fullest arena, on a tie). Each clean page is fresh
+    /// pages and some dirty ones, a run of that many with the fewest clean
+    /// pages (in the fullest such arena on a tie). Each clean page is fresh
     /// memory, which the peak rule pays for by purging a resident free page
     /// that the heap then faults in again.
     fn least_clean_run(&self, pages: usize) -> Option<(*mut Arena, usize)> {
         let mut best: Option<(usize, *mut Arena, usize)> = None;
-        let mut seen = 0;
-        let mut bucket = self.next_occupied(pages);
-        while let Some(n) = bucket {
-            let mut arena = self.buckets[n];
-            while !arena.is_null() && seen < LEAST_CLEAN_ARENAS {
-                // SAFETY: bucket members are live arenas; lock held.
-                let arena_ref = unsafe { &*arena };
-                // An arena with no dirty free page has only clean runs.
-                if arena_ref.dirty_free.get() == 0 {
-                    arena = arena_ref.bucket_next.get();
-                    continue;
+        let arenas = self
+            .arenas_fullest_first(pages)
+            // An arena with no dirty free page has only clean runs.
+            .filter(|(_, arena)| arena.dirty_free.get() > 0)
+            .take(LEAST_CLEAN_ARENAS);
+        for (arena, arena_ref) in arenas {
+            if let Some((first, clean)) = arena_ref.least_clean_run(pages) {
+                if best.is_none_or(|(fewest, _, _)| clean < fewest) {
+                    best = Some((clean, arena, first));
                 }
-                seen += 1;
-                if let Some((first, clean)) = arena_ref.least_clean_run(pages) {
-                    if best.is_none_or(|(fewest, _, _)| clean < fewest) {
-                        best = Some((clean, arena, first));
-                    }
-                }
-                arena = arena_ref.bucket_next.get();
             }
-            if seen >= LEAST_CLEAN_ARENAS {
-                break;
-            }
-            bucket = self.next_occupied(n + 1);
         }
         best.map(|(_, arena, first)| (arena, first))
     }
@@ -601,24 +588,29 @@ impl Manager {
     }
 
     fn search_buckets(&self, pages: usize, dirty: bool) -> Option<(*mut Arena, usize)> {
+        self.arenas_fullest_first(pages)
+            .filter(|(_, arena)| !dirty || arena.dirty_free.get() >= pages)
+            .find_map(|(arena, arena_ref)| Some((arena, arena_ref.find_run(pages, dirty)?)))
+    }
+
+    /// The arenas in the buckets (neither full nor empty) with at least
+    /// `pages` free pages, fullest first.
+    fn arenas_fullest_first(&self, pages: usize) -> impl Iterator<Item = (*mut Arena, &Arena)> {
         let mut bucket = self.next_occupied(pages);
-        while let Some(n) = bucket {
-            let mut arena = self.buckets[n];
-            while !arena.is_null() {
-                // SAFETY: bucket members are live arenas; lock held.
-                let arena_ref = unsafe { &*arena };
-                if dirty && arena_ref.dirty_free.get() < pages {
-                    arena = arena_ref.bucket_next.get();
-                    continue;
-                }
-                if let Some(first) = arena_ref.find_run(pages, dirty) {
-                    return Some((arena, first));
-                }
-                arena = arena_ref.bucket_next.get();
+        let mut arena = bucket.map_or(ptr::null_mut(), |n| self.buckets[n]);
+        core::iter::from_fn(move || {
+            while arena.is_null() {
+                let n = self.next_occupied(bucket? + 1)?;
+                bucket = Some(n);
+                arena = self.buckets[n];
             }
-            bucket = self.next_occupied(n + 1);
-        }
-        None
+            let found = arena;
+            // SAFETY: bucket members are live arenas; the caller holds the
+            // lock (through `&self`) while it iterates.
+            let found_ref = unsafe { &*found };
+            arena = found_ref.bucket_next.get();
+            Some((found, found_ref))
+        })
     }
 
     /// Takes the most recently kept spare arena (there is one).
