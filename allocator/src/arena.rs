@@ -1438,29 +1438,49 @@ pub(crate) mod tests {
         }
     }
 
-    /// An arena mapped for one test, outside the manager: all its pages
-    /// free and clean. Unmap it with `os::unmap(arena.cast(), ARENA_SIZE)`.
-    fn loose_arena() -> *mut Arena {
-        let base = os::map_aligned(ARENA_SIZE, ARENA_SIZE, ARENA_SIZE, 0);
-        assert!(!base.is_null());
-        let arena = base.cast::<Arena>();
-        // SAFETY: a fresh zeroed mapping, a valid Arena once these are set
-        // (as `new_arena` sets them).
-        unsafe {
-            (*arena).magic = ARENA_MAGIC;
-            (*arena).pages.set(PAGES_PER_ARENA);
-            Arena::set_pages(&(*arena).free_map, HEADER_PAGES, USABLE_PAGES, true);
-            (*arena).free_count.set(USABLE_PAGES);
+    /// An arena mapped for one test, outside the manager, with all its
+    /// pages free and clean; unmapped when dropped, even if the test fails.
+    struct LooseArena(*mut Arena);
+
+    impl LooseArena {
+        fn new() -> LooseArena {
+            let base = os::map_aligned(ARENA_SIZE, ARENA_SIZE, ARENA_SIZE, 0);
+            assert!(!base.is_null());
+            let arena = base.cast::<Arena>();
+            // SAFETY: a fresh zeroed mapping, a valid Arena once these are
+            // set (as `new_arena` sets them).
+            unsafe {
+                (*arena).magic = ARENA_MAGIC;
+                (*arena).pages.set(PAGES_PER_ARENA);
+                Arena::set_pages(&(*arena).free_map, HEADER_PAGES, USABLE_PAGES, true);
+                (*arena).free_count.set(USABLE_PAGES);
+            }
+            LooseArena(arena)
         }
-        arena
+    }
+
+    impl core::ops::Deref for LooseArena {
+        type Target = Arena;
+        fn deref(&self) -> &Arena {
+            // SAFETY: mapped and set up in `new`, unmapped only in `drop`.
+            unsafe { &*self.0 }
+        }
+    }
+
+    impl Drop for LooseArena {
+        fn drop(&mut self) {
+            os::unmap(self.0.cast(), ARENA_SIZE);
+        }
+    }
+
+    /// Usable page `n` of an arena (the `n`th after the header).
+    fn at(n: usize) -> usize {
+        HEADER_PAGES + n
     }
 
     #[test]
     fn the_free_run_with_fewest_clean_pages_wins_over_the_first_one() {
-        let arena_ptr = loose_arena();
-        // SAFETY: the test's own arena.
-        let arena = unsafe { &*arena_ptr };
-        let at = |page: usize| HEADER_PAGES + page;
+        let arena = LooseArena::new();
         // Dirty (once used, now free): pages 100-103, and 10-11.
         Arena::set_pages(&arena.dirty_map, at(100), 4, true);
         Arena::set_pages(&arena.dirty_map, at(10), 2, true);
@@ -1480,15 +1500,11 @@ pub(crate) mod tests {
         // Nothing free: no run.
         Arena::set_pages(&arena.free_map, HEADER_PAGES, USABLE_PAGES, false);
         assert_eq!(arena.least_clean_run(1), None);
-        os::unmap(arena_ptr.cast(), ARENA_SIZE);
     }
 
     #[test]
     fn a_limited_purge_gives_back_the_last_free_pages_and_keeps_the_rest_due() {
-        let arena_ptr = loose_arena();
-        // SAFETY: the test's own arena.
-        let arena = unsafe { &*arena_ptr };
-        let at = |page: usize| HEADER_PAGES + page;
+        let arena = LooseArena::new();
         Arena::set_pages(&arena.dirty_map, at(20), 10, true);
         Arena::set_pages(&arena.dirty_map, at(200), 10, true);
         // A dirty page in use is never purged.
@@ -1512,15 +1528,12 @@ pub(crate) mod tests {
         assert!((20..30).chain(200..205).all(|p| !dirty(p)) && dirty(205));
         assert_eq!(arena.dirty_free.get(), 0);
         assert_eq!(arena.purge_at.get(), 0, "nothing left to purge");
-        os::unmap(arena_ptr.cast(), ARENA_SIZE);
     }
 
     #[test]
     fn the_fewest_clean_pages_match_a_page_by_page_search() {
         use rand::{Rng, SeedableRng};
-        let arena_ptr = loose_arena();
-        // SAFETY: the test's own arena.
-        let arena = unsafe { &*arena_ptr };
+        let arena = LooseArena::new();
         let mut rng = rand::rngs::StdRng::seed_from_u64(5);
         let free = |p: usize| Arena::bit(&arena.free_map, p);
         let clean = |p: usize| !Arena::bit(&arena.dirty_map, p);
@@ -1546,6 +1559,5 @@ pub(crate) mod tests {
                 assert_eq!((first..first + count).filter(|&p| clean(p)).count(), in_run);
             }
         }
-        os::unmap(arena_ptr.cast(), ARENA_SIZE);
     }
 }
