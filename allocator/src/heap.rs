@@ -785,7 +785,7 @@ mod tests {
     fn blocks_freed_by_another_thread_are_reused_by_the_owner() {
         on_fresh_thread(|| {
             let class = class_of(64);
-            let per_pool = crate::arena::PAGE_SIZE / 64;
+            let per_pool = (crate::arena::PAGE_SIZE - crate::settings::block_offset()) / 64;
             let blocks: Vec<usize> = (0..per_pool).map(|_| alloc(class) as usize).collect();
             let freed = blocks.clone();
             std::thread::spawn(move || {

@@ -1,9 +1,11 @@
 //! Layer +2: a pool is a run of pages holding blocks of one size class.
 //!
 //! A pool's descriptor lives in its arena's header, not in the pool: blocks then
-//! start exactly on the page boundary, so a class whose size is a multiple of an
-//! alignment serves that alignment, and the pages of an idle pool can be handed
-//! back to the OS without losing its bookkeeping.
+//! start on the page boundary, or at the block offset past it for small
+//! classes (see [`crate::settings::block_offset`]), so a class whose size is a
+//! multiple of an alignment the offset keeps serves that alignment, and the
+//! pages of an idle pool can be handed back to the OS without losing its
+//! bookkeeping.
 //!
 //! The descriptor keeps pymalloc's fields: the class, the count of blocks in use,
 //! the head of the free-block list and the bump pointer into the never-used
@@ -71,6 +73,7 @@ pub const LARGE_OWNER: *mut ThreadHeap = usize::MAX as *mut ThreadHeap;
 pub struct Pool {
     // Cache line 1: the list and purge-candidate links and what the slow
     // paths read; changes rarely.
+    /// The first block: the pool's first page plus the block offset.
     pub start: Cell<*mut u8>,
     pub prev: Cell<*mut Pool>,
     pub next: Cell<*mut Pool>,
@@ -222,7 +225,15 @@ impl Pool {
     ) {
         use crate::arena::PAGE_SIZE;
         debug_assert_eq!(self.pages.get(), 0, "activating a pool in use");
-        let capacity = pages * PAGE_SIZE / size;
+        debug_assert_eq!(start as usize % PAGE_SIZE, 0, "a pool starts on a page");
+        let offset = if (class as usize) < crate::size_class::SMALL_CLASSES {
+            crate::settings::block_offset()
+        } else {
+            0
+        };
+        // SAFETY: the offset is less than a page, inside the pool.
+        let start = unsafe { start.add(offset) };
+        let capacity = (pages * PAGE_SIZE - offset) / size;
         self.free.set(ptr::null_mut());
         self.used.store(0, Ordering::Relaxed);
         self.block_size.set(size as u32);
@@ -370,6 +381,13 @@ impl Pool {
             // `heap::process_remote_queue`).
             unsafe { (*owner).queue_remote_pool(self as *const Pool as *mut Pool) };
         }
+    }
+
+    /// The first byte of the pool's first page: `start` less the block
+    /// offset (see [`crate::settings::block_offset`]).
+    #[inline]
+    pub fn base(&self) -> usize {
+        self.start.get() as usize & !(crate::arena::PAGE_SIZE - 1)
     }
 
     /// Whether `ptr` is the start of a block of this pool that has been handed

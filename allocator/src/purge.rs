@@ -22,6 +22,7 @@ const MAX_BLOCKS: usize = 4096;
 pub fn purge_pool(pool: &Pool) -> usize {
     let size = pool.block_size.get() as usize;
     let start = pool.start.get() as usize;
+    let layout = Layout::of(pool);
     let capacity = pool.capacity.get() as usize;
     let carved = (pool.bump.get() as usize - start) / size;
     let os_pages = pool.pages.get() as usize * (PAGE_SIZE / OS_PAGE);
@@ -41,7 +42,7 @@ pub fn purge_pool(pool: &Pool) -> usize {
     let old_purged = pool.purged.get();
     for page in 0..os_pages {
         if old_purged & (1 << page) != 0 {
-            for index in blocks_starting_in(page, size, capacity) {
+            for index in layout.blocks_starting_in(page) {
                 mark(index);
             }
         }
@@ -56,18 +57,16 @@ pub fn purge_pool(pool: &Pool) -> usize {
     let decommit = |page: usize| {
         // SAFETY: a pool in use lies in a live arena.
         unsafe { (*Arena::of(pool.start.get())).forgo_huge_pages() };
-        os::decommit((start + page * OS_PAGE) as *mut u8, OS_PAGE);
+        os::decommit((layout.base + page * OS_PAGE) as *mut u8, OS_PAGE);
     };
     for page in 0..os_pages {
         if purged & (1 << page) != 0 {
             continue;
         }
-        let first = page * OS_PAGE / size;
-        let last = (((page + 1) * OS_PAGE - 1) / size).min(capacity.saturating_sub(1));
-        if first < capacity && !(first..=last).all(is_free) {
+        if !layout.blocks_touching(page).all(is_free) {
             continue;
         }
-        let starts = blocks_starting_in(page, size, capacity);
+        let starts = layout.blocks_starting_in(page);
         let in_tail = starts.start >= carved;
         if starts.is_empty() || in_tail {
             // No block starts here, or only never-carved ones: nothing on the
@@ -95,11 +94,52 @@ pub fn purge_pool(pool: &Pool) -> usize {
     newly
 }
 
-/// The indices of the blocks whose first byte lies in OS page `page`.
-fn blocks_starting_in(page: usize, size: usize, capacity: usize) -> core::ops::Range<usize> {
-    let first = (page * OS_PAGE).div_ceil(size);
-    let end = ((page + 1) * OS_PAGE).div_ceil(size).min(capacity);
-    first.min(end)..end
+/// Where a pool's blocks lie in its OS pages: block `i` takes the bytes
+/// from `offset + i * size` to `offset + (i + 1) * size` past `base`, the
+/// first byte of the pool's first page (the offset is the block offset of
+/// small classes, see [`crate::settings::block_offset`]).
+struct Layout {
+    base: usize,
+    offset: usize,
+    size: usize,
+    capacity: usize,
+}
+
+impl Layout {
+    fn of(pool: &Pool) -> Layout {
+        let base = pool.base();
+        Layout {
+            base,
+            offset: pool.start.get() as usize - base,
+            size: pool.block_size.get() as usize,
+            capacity: pool.capacity.get() as usize,
+        }
+    }
+
+    /// The first block whose first byte is at or past `byte` (from `base`).
+    fn first_from(&self, byte: usize) -> usize {
+        byte.saturating_sub(self.offset)
+            .div_ceil(self.size)
+            .min(self.capacity)
+    }
+
+    /// The indices of the blocks whose first byte lies in OS page `page`.
+    fn blocks_starting_in(&self, page: usize) -> core::ops::Range<usize> {
+        let end = self.first_from((page + 1) * OS_PAGE);
+        self.first_from(page * OS_PAGE).min(end)..end
+    }
+
+    /// The indices of the blocks with any byte in OS page `page`.
+    fn blocks_touching(&self, page: usize) -> core::ops::Range<usize> {
+        let end = self.first_from((page + 1) * OS_PAGE);
+        let first = (page * OS_PAGE).saturating_sub(self.offset) / self.size;
+        first.min(end)..end
+    }
+
+    /// The OS page holding the first byte of block `index`.
+    fn page_of(&self, index: usize) -> usize {
+        (self.offset + index * self.size) / OS_PAGE
+    }
 }
 
 /// Relinks the free blocks below `carved` that start outside purged pages, in
@@ -107,10 +147,11 @@ fn blocks_starting_in(page: usize, size: usize, capacity: usize) -> core::ops::R
 fn rebuild_free_list(pool: &Pool, free: &[u64], purged: u128, carved: usize) {
     let size = pool.block_size.get() as usize;
     let start = pool.start.get() as usize;
+    let layout = Layout::of(pool);
     let mut head: *mut Block = ptr::null_mut();
     for index in (0..carved).rev() {
         let is_free = free[index / 64] & (1 << (index % 64)) != 0;
-        let page = index * size / OS_PAGE;
+        let page = layout.page_of(index);
         if is_free && purged & (1 << page) == 0 {
             let block = (start + index * size) as *mut Block;
             // SAFETY: a free block of this pool in a resident page.
@@ -126,13 +167,13 @@ fn rebuild_free_list(pool: &Pool, free: &[u64], purged: u128, carved: usize) {
 pub fn restore_page(pool: &Pool) -> bool {
     let size = pool.block_size.get() as usize;
     let start = pool.start.get() as usize;
-    let capacity = pool.capacity.get() as usize;
+    let layout = Layout::of(pool);
     while pool.purged.get() != 0 {
         let bits = pool.purged.get();
         let page = bits.trailing_zeros() as usize;
         pool.purged.set(bits & !(1 << page));
         let mut added = false;
-        for index in blocks_starting_in(page, size, capacity).rev() {
+        for index in layout.blocks_starting_in(page).rev() {
             let block = (start + index * size) as *mut Block;
             // SAFETY: blocks starting in a purged page are free and belong to
             // no list; writing the link faults the page back in.

@@ -6,6 +6,7 @@
 //! | `STRATA_PURGE_DELAY_MS` | `10` | how long free pages are kept resident before they are given back to the OS |
 //! | `STRATA_RETAIN` | `1` | entirely free arenas kept mapped (their pages are still purged) |
 //! | `STRATA_HUGE_PAGES` | `0` | transparent huge pages on arenas: `0` never, `1` always, `auto` once arenas hold 32 MiB (see `arena.rs`) |
+//! | `STRATA_BLOCK_OFFSET` | `0` (`48` in `libstrata.so`) | where the first block of a pool of a small class (up to 512 bytes) starts: `0`, `16`, `32` or `48` bytes into its page (see [`block_offset`]) |
 //! | `STRATA_VERBOSE` | `0` | report arena mapping and unmapping on standard error |
 //! | `STRATA_SHOW_STATS` | `0` | print the statistics table when the program exits |
 //!
@@ -14,7 +15,8 @@
 //! allocation of a program. A malformed value prints one warning naming the
 //! variable, and the default is used. The purge delay, the retained arena count
 //! and verbosity can also be changed from code at any time; the arena size only
-//! before the first arena is mapped.
+//! before the first arena is mapped, and the block offset only before the
+//! first pool is cut.
 
 use crate::os;
 use core::ffi::CStr;
@@ -37,6 +39,11 @@ pub struct Settings {
     pub verbose: bool,
     /// `STRATA_SHOW_STATS`: print `strata::stats()` at exit.
     pub show_stats: bool,
+    /// `STRATA_BLOCK_OFFSET`: bytes before the first block of a small
+    /// class's pool. `None` (variable unset): the front end's default, 0 for
+    /// the Rust global allocator and 48 in `libstrata.so` (see
+    /// [`prefer_block_offset`]). [`get`] gives the offset in force.
+    pub block_offset: Option<usize>,
 }
 
 /// When arenas ask the kernel for transparent huge pages (`madvise` with
@@ -82,6 +89,7 @@ impl Settings {
         huge_pages: HugePages::Off,
         verbose: false,
         show_stats: false,
+        block_offset: None,
     };
 }
 
@@ -97,6 +105,14 @@ static HUGE_PAGES: AtomicU8 = AtomicU8::new(HugePages::Off as u8);
 static VERBOSE: AtomicBool = AtomicBool::new(false);
 static SHOW_STATS: AtomicBool = AtomicBool::new(false);
 static ARENA_SIZE_FROZEN: AtomicBool = AtomicBool::new(false);
+/// The block offset chosen by `STRATA_BLOCK_OFFSET` or [`set_block_offset`];
+/// [`NO_OFFSET_CHOSEN`] when neither chose one.
+static BLOCK_OFFSET_CHOSEN: AtomicUsize = AtomicUsize::new(NO_OFFSET_CHOSEN);
+/// The front end's default, from [`prefer_block_offset`].
+static BLOCK_OFFSET_PREFERRED: AtomicUsize = AtomicUsize::new(0);
+/// The block offset in force plus one, once fixed; 0 before.
+static BLOCK_OFFSET_FIXED: AtomicUsize = AtomicUsize::new(0);
+const NO_OFFSET_CHOSEN: usize = usize::MAX;
 
 fn ensure_read() {
     if STATE.load(Ordering::Acquire) == READY {
@@ -130,6 +146,10 @@ fn store(settings: &Settings) {
     HUGE_PAGES.store(settings.huge_pages as u8, Ordering::Relaxed);
     VERBOSE.store(settings.verbose, Ordering::Relaxed);
     SHOW_STATS.store(settings.show_stats, Ordering::Relaxed);
+    BLOCK_OFFSET_CHOSEN.store(
+        settings.block_offset.unwrap_or(NO_OFFSET_CHOSEN),
+        Ordering::Relaxed,
+    );
 }
 
 /// The settings in force (the environment is read on first use).
@@ -142,6 +162,10 @@ pub fn get() -> Settings {
         huge_pages: HugePages::from_u8(HUGE_PAGES.load(Ordering::Relaxed)),
         verbose: VERBOSE.load(Ordering::Relaxed),
         show_stats: SHOW_STATS.load(Ordering::Relaxed),
+        block_offset: Some(match BLOCK_OFFSET_FIXED.load(Ordering::Acquire) {
+            0 => offset_to_fix(),
+            fixed => fixed - 1,
+        }),
     }
 }
 
@@ -221,6 +245,106 @@ fn valid_arena_size(bytes: usize) -> bool {
     (MIN_ARENA_SIZE..=MAX_ARENA_SIZE).contains(&bytes) && bytes % crate::arena::PAGE_SIZE == 0
 }
 
+/// The block offsets a pool may start its blocks at: multiples of 16, so that
+/// every block of a class that is a multiple of 16 keeps `malloc`'s 16-byte
+/// alignment, and less than a cache line, which is all an offset can change.
+pub const BLOCK_OFFSETS: [usize; 4] = [0, 16, 32, 48];
+
+/// Error from [`set_block_offset`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockOffsetError {
+    /// Not one of [`BLOCK_OFFSETS`].
+    Invalid(usize),
+    /// A pool has been cut with another offset; it can no longer change.
+    AlreadyInUse,
+}
+
+impl core::fmt::Display for BlockOffsetError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            BlockOffsetError::Invalid(bytes) => {
+                write!(f, "block offset {bytes} must be one of 0, 16, 32 or 48")
+            }
+            BlockOffsetError::AlreadyInUse => {
+                f.write_str("the block offset cannot change once a pool has been cut")
+            }
+        }
+    }
+}
+
+impl std::error::Error for BlockOffsetError {}
+
+/// Where the first block of a pool of a small class (up to 512 bytes)
+/// starts, in bytes from the start of the pool's page; fixed for the life of
+/// the process the first time it is asked for (when the first small pool is
+/// cut). Medium classes and large blocks always start on the page.
+///
+/// Why an offset: CPython puts a 16-byte header (the GC links) in front of
+/// every container object, and Rust's `Rc` and `Arc` put their two counts
+/// in front of the value. At offset 48, as in pymalloc's pools (whose
+/// 48-byte header precedes the first block), a 64-byte block holds its
+/// header in the last 16 bytes of one cache line and the object's own fields
+/// at the start of the next. A walk along a list of such objects in
+/// allocation order (CPython's collector walks every container this way)
+/// then reads the next object's header in the line it reads for the current
+/// object's fields, and the two misses overlap. At offset 0 every
+/// 64-byte block is one line, which suits objects read whole. Blocks
+/// aligned beyond the offset's own alignment come from classes whose pools
+/// start on the page (see `size_class::class_for`).
+#[inline]
+pub fn block_offset() -> usize {
+    match BLOCK_OFFSET_FIXED.load(Ordering::Acquire) {
+        0 => fix_block_offset(),
+        fixed => fixed - 1,
+    }
+}
+
+#[cold]
+fn fix_block_offset() -> usize {
+    let want = offset_to_fix();
+    match BLOCK_OFFSET_FIXED.compare_exchange(0, want + 1, Ordering::SeqCst, Ordering::Acquire) {
+        Ok(_) => want,
+        Err(fixed) => fixed - 1,
+    }
+}
+
+/// The offset that would be fixed now: the one chosen, else the preferred.
+fn offset_to_fix() -> usize {
+    ensure_read();
+    match BLOCK_OFFSET_CHOSEN.load(Ordering::SeqCst) {
+        NO_OFFSET_CHOSEN => BLOCK_OFFSET_PREFERRED.load(Ordering::Relaxed),
+        chosen => chosen,
+    }
+}
+
+/// Chooses the block offset (as `STRATA_BLOCK_OFFSET` does, and over it):
+/// only before the first small pool is cut, or to the offset already fixed.
+pub fn set_block_offset(bytes: usize) -> Result<(), BlockOffsetError> {
+    ensure_read();
+    if !BLOCK_OFFSETS.contains(&bytes) {
+        return Err(BlockOffsetError::Invalid(bytes));
+    }
+    // Sequentially consistent, with the fixing: either the fixing sees this
+    // choice, or the check below sees the offset fixed without it.
+    BLOCK_OFFSET_CHOSEN.store(bytes, Ordering::SeqCst);
+    match BLOCK_OFFSET_FIXED.load(Ordering::SeqCst) {
+        0 => Ok(()),
+        fixed if fixed - 1 == bytes => Ok(()),
+        _ => Err(BlockOffsetError::AlreadyInUse),
+    }
+}
+
+/// The default block offset of a front end, used when neither
+/// `STRATA_BLOCK_OFFSET` nor [`set_block_offset`] chose one: `libstrata.so`
+/// prefers 48, pymalloc's layout, for CPython (measured in its README). No
+/// effect once the offset is fixed; a value not in [`BLOCK_OFFSETS`] is
+/// ignored.
+pub fn prefer_block_offset(bytes: usize) {
+    if BLOCK_OFFSETS.contains(&bytes) {
+        BLOCK_OFFSET_PREFERRED.store(bytes, Ordering::Relaxed);
+    }
+}
+
 /// Builds settings from a variable lookup (the environment, or a test's map).
 pub fn from_env<'a>(lookup: impl Fn(&CStr) -> Option<&'a [u8]>) -> Settings {
     let default = Settings::DEFAULT;
@@ -252,6 +376,16 @@ pub fn from_env<'a>(lookup: impl Fn(&CStr) -> Option<&'a [u8]>) -> Settings {
             c"STRATA_SHOW_STATS",
             default.show_stats,
             parse_flag,
+        ),
+        block_offset: parse(
+            &lookup,
+            c"STRATA_BLOCK_OFFSET",
+            default.block_offset,
+            |raw| {
+                parse_count(raw)
+                    .filter(|n| BLOCK_OFFSETS.contains(n))
+                    .map(Some)
+            },
         ),
     }
 }
@@ -357,7 +491,8 @@ mod tests {
                 retain_arenas: 0,
                 huge_pages: HugePages::On,
                 verbose: true,
-                show_stats: true
+                show_stats: true,
+                block_offset: None,
             }
         );
         assert_eq!(

@@ -150,8 +150,13 @@ pub fn class_for(size: usize, align: usize) -> Option<usize> {
     class_for_aligned(size, align)
 }
 
-/// Requests aligned beyond 8: a class whose size is a multiple of the alignment.
-/// Pools start on page boundaries, so every block of such a class is aligned.
+/// Requests aligned beyond 8: a class whose size is a multiple of the alignment,
+/// and whose pools start their blocks at a multiple of it. Pools start on page
+/// boundaries, and medium classes' blocks on the page, so every block of such a
+/// class is aligned; small classes' blocks start at the block offset
+/// ([`crate::settings::block_offset`]), which is a multiple of 16 but, at 16
+/// or 48, of no larger power of two: a request aligned to 32 or more then
+/// takes a medium class.
 #[inline]
 fn class_for_aligned(size: usize, align: usize) -> Option<usize> {
     if align > PAGE_SIZE {
@@ -165,7 +170,10 @@ fn class_for_aligned(size: usize, align: usize) -> Option<usize> {
     // least `align` is a multiple of it. Written as a search over the table
     // (no index that could be out of bounds), so the allocation paths that
     // inline this hold no panic call, and keep no stack frame for one.
-    let first = class_of(rounded);
+    let mut first = class_of(rounded);
+    if first < SMALL_CLASSES && crate::settings::block_offset() % align != 0 {
+        first = SMALL_CLASSES;
+    }
     CLASS_SIZE
         .iter()
         .enumerate()

@@ -63,6 +63,15 @@ pub(crate) fn fail() -> *mut c_void {
     ptr::null_mut()
 }
 
+/// The block offset `libstrata.so` asks for unless `STRATA_BLOCK_OFFSET`
+/// says otherwise: small blocks start 48 bytes into their pool's page, as in
+/// CPython's pymalloc, so that the fields of an object behind a 16-byte
+/// header (CPython's GC links) start a cache line. CPython's collector walks
+/// its containers in allocation order and reads each one's fields: at 48 the
+/// walk's misses overlap (see `allocator::settings::block_offset`; the
+/// figures are in the README).
+const C_BLOCK_OFFSET: usize = 48;
+
 /// `calloc` up to this size clears a block from the fast path; larger ones
 /// take the zeroed path, which skips the clearing for memory fresh from the
 /// OS (CPython's lists ask `calloc` for their item arrays, 50,000 times in
@@ -98,6 +107,10 @@ pub(crate) fn allocate(size: usize, align: usize, family: Family, zeroed: bool) 
 #[cold]
 #[inline(never)]
 extern "C" fn allocate_checked(size: usize, align: usize, family: Family, zeroed: bool) -> *mut u8 {
+    // The process's first allocation comes here (every heap, and the empty
+    // heap of a thread that has none yet, starts on the checked path), and
+    // the block offset is fixed only when the first pool is cut, after it.
+    allocator::settings::prefer_block_offset(C_BLOCK_OFFSET);
     if !debug::enabled() {
         debug::leave_checked_path();
         return allocate_plain(size, align, zeroed);
@@ -203,6 +216,7 @@ pub extern "C" fn strata_debug_enabled() -> c_int {
 }
 
 extern "C" fn on_load() {
+    allocator::settings::prefer_block_offset(C_BLOCK_OFFSET);
     allocator::fork::install_handlers();
 }
 
