@@ -482,6 +482,7 @@ mod tests {
             ("STRATA_HUGE_PAGES", "yes"),
             ("STRATA_VERBOSE", "1"),
             ("STRATA_SHOW_STATS", "on"),
+            ("STRATA_BLOCK_OFFSET", "48"),
         ]);
         assert_eq!(
             s,
@@ -492,7 +493,7 @@ mod tests {
                 huge_pages: HugePages::On,
                 verbose: true,
                 show_stats: true,
-                block_offset: None,
+                block_offset: Some(48),
             }
         );
         assert_eq!(
@@ -522,6 +523,7 @@ mod tests {
             ("STRATA_HUGE_PAGES", "maybe"),
             ("STRATA_VERBOSE", "2"),
             ("STRATA_SHOW_STATS", "loud"),
+            ("STRATA_BLOCK_OFFSET", "40"),
         ]);
         assert_eq!(s, Settings::DEFAULT);
         assert_eq!(

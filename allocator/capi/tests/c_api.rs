@@ -26,6 +26,22 @@ fn c_api_behaves_as_c_requires_on_strata() {
 }
 
 #[test]
+fn small_blocks_start_at_the_block_offset() {
+    for (setting, expect) in [(None, "48"), (Some("0"), "0"), (Some("16"), "16")] {
+        let mut command = preloaded(c_program());
+        command
+            .env("STRATA_EXPECTED", "1")
+            .env("STRATA_EXPECT_OFFSET", expect)
+            .env_remove("STRATA_BLOCK_OFFSET");
+        if let Some(value) = setting {
+            command.env("STRATA_BLOCK_OFFSET", value);
+        }
+        let output = command.output().expect("run api");
+        assert_success(&format!("api.c, STRATA_BLOCK_OFFSET={setting:?}"), &output);
+    }
+}
+
+#[test]
 fn c_api_behaves_as_c_requires_in_debug_mode() {
     let output = preloaded(c_program())
         .env("STRATA_EXPECTED", "1")

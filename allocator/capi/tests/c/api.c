@@ -191,6 +191,23 @@ static void check_aligned(void) {
     CHECK(pvalloc(huge) == NULL && errno == ENOMEM);
 }
 
+/* Small blocks start at strata's block offset past a multiple of their
+ * size (48 by default in libstrata.so, pymalloc's layout, or
+ * STRATA_BLOCK_OFFSET); the test names the offset it expects in
+ * STRATA_EXPECT_OFFSET. malloc's 16-byte alignment holds at every offset. */
+static void check_block_offset(const char *expect) {
+    size_t offset = (size_t)strtoul(expect, NULL, 10);
+    enum { COUNT = 600 };
+    static void *blocks[COUNT];
+    for (int i = 0; i < COUNT; i++) {
+        size_t size = i % 2 ? 64 : 128;
+        blocks[i] = malloc(size);
+        CHECK(blocks[i] != NULL && (uintptr_t)blocks[i] % size == offset);
+        CHECK(ALIGNED(blocks[i], 16));
+    }
+    for (int i = 0; i < COUNT; i++) free(blocks[i]);
+}
+
 /* mallinfo2 and mallinfo report blocks in use, huge mappings and their
  * changes, on glibc and on strata alike. The big block is past glibc's
  * largest mmap threshold (32 MiB), so glibc maps it too. Debug mode holds
@@ -458,6 +475,8 @@ int main(int argc, char **argv) {
     check_calloc();
     check_realloc();
     check_aligned();
+    const char *offset = getenv("STRATA_EXPECT_OFFSET");
+    if (offset) check_block_offset(offset);
     check_mallinfo();
     check_cxx_operators();
     check_cross_thread_frees();
