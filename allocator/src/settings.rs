@@ -299,6 +299,19 @@ pub fn block_offset() -> usize {
     }
 }
 
+/// Whether small classes' blocks keep `align` (a power of two): the block
+/// offset is fixed and a multiple of it. Before the offset is fixed, no:
+/// the requests aligned beyond 16 that come before the first pool is cut
+/// take medium classes. One load and no call, so that the allocation paths
+/// that inline it keep no stack frame.
+#[inline(always)]
+pub(crate) fn block_offset_keeps(align: usize) -> bool {
+    match BLOCK_OFFSET_FIXED.load(Ordering::Acquire) {
+        0 => false,
+        fixed => (fixed - 1) & (align - 1) == 0,
+    }
+}
+
 #[cold]
 fn fix_block_offset() -> usize {
     let want = offset_to_fix();

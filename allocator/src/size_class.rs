@@ -171,7 +171,7 @@ fn class_for_aligned(size: usize, align: usize) -> Option<usize> {
     // (no index that could be out of bounds), so the allocation paths that
     // inline this hold no panic call, and keep no stack frame for one.
     let mut first = class_of(rounded);
-    if first < SMALL_CLASSES && crate::settings::block_offset() % align != 0 {
+    if first < SMALL_CLASSES && !crate::settings::block_offset_keeps(align) {
         first = SMALL_CLASSES;
     }
     CLASS_SIZE
