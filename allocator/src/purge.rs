@@ -20,11 +20,9 @@ const MAX_BLOCKS: usize = 4096;
 /// Owner only: gives back the OS pages of `pool` that hold no live block.
 /// Returns how many OS pages were newly purged.
 pub fn purge_pool(pool: &Pool) -> usize {
-    let size = pool.block_size.get() as usize;
-    let start = pool.start.get() as usize;
     let layout = Layout::of(pool);
-    let capacity = pool.capacity.get() as usize;
-    let carved = (pool.bump.get() as usize - start) / size;
+    let capacity = layout.capacity;
+    let carved = layout.index_of(pool.bump.get());
     let os_pages = pool.pages.get() as usize * (PAGE_SIZE / OS_PAGE);
     if capacity > MAX_BLOCKS || os_pages > 128 || pool.used() as usize == carved {
         return 0;
@@ -35,7 +33,7 @@ pub fn purge_pool(pool: &Pool) -> usize {
     let mut mark = |index: usize| free[index / 64] |= 1 << (index % 64);
     let mut block = pool.free.get();
     while !block.is_null() {
-        mark((block as usize - start) / size);
+        mark(layout.index_of(block.cast()));
         // SAFETY: the free list links free blocks of this pool.
         block = unsafe { (*block).next };
     }
@@ -140,20 +138,29 @@ impl Layout {
     fn page_of(&self, index: usize) -> usize {
         (self.offset + index * self.size) / OS_PAGE
     }
+
+    /// Block `index`.
+    fn block(&self, index: usize) -> *mut Block {
+        (self.base + self.offset + index * self.size) as *mut Block
+    }
+
+    /// The index of the block at `ptr` (or of the never-carved tail's
+    /// first block, for the pool's bump pointer).
+    fn index_of(&self, ptr: *mut u8) -> usize {
+        (ptr as usize - self.base - self.offset) / self.size
+    }
 }
 
 /// Relinks the free blocks below `carved` that start outside purged pages, in
 /// address order (touching only pages that stay resident).
 fn rebuild_free_list(pool: &Pool, free: &[u64], purged: u128, carved: usize) {
-    let size = pool.block_size.get() as usize;
-    let start = pool.start.get() as usize;
     let layout = Layout::of(pool);
     let mut head: *mut Block = ptr::null_mut();
     for index in (0..carved).rev() {
         let is_free = free[index / 64] & (1 << (index % 64)) != 0;
         let page = layout.page_of(index);
         if is_free && purged & (1 << page) == 0 {
-            let block = (start + index * size) as *mut Block;
+            let block = layout.block(index);
             // SAFETY: a free block of this pool in a resident page.
             unsafe { (*block).next = head };
             head = block;
@@ -165,8 +172,6 @@ fn rebuild_free_list(pool: &Pool, free: &[u64], purged: u128, carved: usize) {
 /// Owner only: puts the blocks of one purged page back on the free list.
 /// Returns whether any block was added.
 pub fn restore_page(pool: &Pool) -> bool {
-    let size = pool.block_size.get() as usize;
-    let start = pool.start.get() as usize;
     let layout = Layout::of(pool);
     while pool.purged.get() != 0 {
         let bits = pool.purged.get();
@@ -174,7 +179,7 @@ pub fn restore_page(pool: &Pool) -> bool {
         pool.purged.set(bits & !(1 << page));
         let mut added = false;
         for index in layout.blocks_starting_in(page).rev() {
-            let block = (start + index * size) as *mut Block;
+            let block = layout.block(index);
             // SAFETY: blocks starting in a purged page are free and belong to
             // no list; writing the link faults the page back in.
             unsafe { (*block).next = pool.free.get() };

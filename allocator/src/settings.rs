@@ -162,10 +162,7 @@ pub fn get() -> Settings {
         huge_pages: HugePages::from_u8(HUGE_PAGES.load(Ordering::Relaxed)),
         verbose: VERBOSE.load(Ordering::Relaxed),
         show_stats: SHOW_STATS.load(Ordering::Relaxed),
-        block_offset: Some(match BLOCK_OFFSET_FIXED.load(Ordering::Acquire) {
-            0 => offset_to_fix(),
-            fixed => fixed - 1,
-        }),
+        block_offset: Some(fixed_block_offset().unwrap_or_else(offset_to_fix)),
     }
 }
 
@@ -293,10 +290,13 @@ impl std::error::Error for BlockOffsetError {}
 /// start on the page (see `size_class::class_for`).
 #[inline]
 pub fn block_offset() -> usize {
-    match BLOCK_OFFSET_FIXED.load(Ordering::Acquire) {
-        0 => fix_block_offset(),
-        fixed => fixed - 1,
-    }
+    fixed_block_offset().unwrap_or_else(fix_block_offset)
+}
+
+/// The block offset, if it is fixed already (one load).
+#[inline(always)]
+fn fixed_block_offset() -> Option<usize> {
+    BLOCK_OFFSET_FIXED.load(Ordering::Acquire).checked_sub(1)
 }
 
 /// Whether small classes' blocks keep `align` (a power of two): the block
@@ -306,10 +306,7 @@ pub fn block_offset() -> usize {
 /// that inline it keep no stack frame.
 #[inline(always)]
 pub(crate) fn block_offset_keeps(align: usize) -> bool {
-    match BLOCK_OFFSET_FIXED.load(Ordering::Acquire) {
-        0 => false,
-        fixed => (fixed - 1) & (align - 1) == 0,
-    }
+    fixed_block_offset().is_some_and(|offset| offset & (align - 1) == 0)
 }
 
 #[cold]
@@ -340,10 +337,9 @@ pub fn set_block_offset(bytes: usize) -> Result<(), BlockOffsetError> {
     // Sequentially consistent, with the fixing: either the fixing sees this
     // choice, or the check below sees the offset fixed without it.
     BLOCK_OFFSET_CHOSEN.store(bytes, Ordering::SeqCst);
-    match BLOCK_OFFSET_FIXED.load(Ordering::SeqCst) {
-        0 => Ok(()),
-        fixed if fixed - 1 == bytes => Ok(()),
-        _ => Err(BlockOffsetError::AlreadyInUse),
+    match BLOCK_OFFSET_FIXED.load(Ordering::SeqCst).checked_sub(1) {
+        Some(fixed) if fixed != bytes => Err(BlockOffsetError::AlreadyInUse),
+        _ => Ok(()),
     }
 }
 
@@ -353,7 +349,10 @@ pub fn set_block_offset(bytes: usize) -> Result<(), BlockOffsetError> {
 /// effect once the offset is fixed; a value not in [`BLOCK_OFFSETS`] is
 /// ignored.
 pub fn prefer_block_offset(bytes: usize) {
-    if BLOCK_OFFSETS.contains(&bytes) {
+    // Stored only when it changes: `libstrata.so` calls this on every
+    // allocation of its checked path (all of them in debug mode), and a
+    // store each time would bounce the line between threads.
+    if BLOCK_OFFSETS.contains(&bytes) && BLOCK_OFFSET_PREFERRED.load(Ordering::Relaxed) != bytes {
         BLOCK_OFFSET_PREFERRED.store(bytes, Ordering::Relaxed);
     }
 }

@@ -136,47 +136,44 @@ fn child_entry() {
     }
 }
 
-fn run_child(env: &[(&str, &str)], offset: usize) {
+/// Runs `child_entry` in a child process, expecting `offset`, with
+/// `STRATA_BLOCK_OFFSET` set to `setting` (unset for `None`); returns its
+/// standard error once it has succeeded.
+fn run_child(setting: Option<&str>, offset: usize) -> String {
     let mut command = Command::new(std::env::current_exe().unwrap());
     command
         .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
         .env(CHILD_VAR, offset.to_string())
         .env_remove("STRATA_BLOCK_OFFSET");
-    for &(name, value) in env {
-        command.env(name, value);
+    if let Some(value) = setting {
+        command.env("STRATA_BLOCK_OFFSET", value);
     }
     let out = command.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(
         out.status.success(),
-        "offset {offset} with {env:?}:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        "offset {offset}, STRATA_BLOCK_OFFSET={setting:?}:\n{}{stderr}",
+        String::from_utf8_lossy(&out.stdout)
     );
+    stderr
 }
 
 #[test]
 fn every_offset_places_small_blocks_and_keeps_alignment_and_purges_right() {
     for offset in settings::BLOCK_OFFSETS {
-        run_child(&[("STRATA_BLOCK_OFFSET", &offset.to_string())], offset);
+        run_child(Some(&offset.to_string()), offset);
     }
 }
 
 #[test]
 fn the_rust_allocator_starts_blocks_on_the_page_by_default() {
-    run_child(&[], 0);
+    run_child(None, 0);
 }
 
 #[test]
 fn a_malformed_offset_is_reported_and_the_default_used() {
     for bad in ["8", "64", "-16", "forty"] {
-        let out = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
-            .env(CHILD_VAR, "0")
-            .env("STRATA_BLOCK_OFFSET", bad)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{bad}: {stderr}");
+        let stderr = run_child(Some(bad), 0);
         assert!(
             stderr.contains(&format!("ignoring STRATA_BLOCK_OFFSET=\"{bad}\"")),
             "{bad}: {stderr}"

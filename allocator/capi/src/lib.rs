@@ -216,7 +216,6 @@ pub extern "C" fn strata_debug_enabled() -> c_int {
 }
 
 extern "C" fn on_load() {
-    allocator::settings::prefer_block_offset(C_BLOCK_OFFSET);
     allocator::fork::install_handlers();
 }
 
